@@ -1,0 +1,107 @@
+"""Read a portrait file into an upright 8-bit RGB array, or say why not."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from avatar.errors import ImageError
+
+log = logging.getLogger(__name__)
+
+MAX_SIDE = 4096  # larger photos are downscaled: the face never needs more
+MIN_SIDE = 64
+
+
+def load_image(source: str | Path | np.ndarray | Image.Image, *, notices: list[str] | None = None):
+    """Return (H, W, 3) uint8 RGB, upright (EXIF applied), at most MAX_SIDE pixels on a side.
+
+    Anything that changes the picture the user gave (downscaling, dropping
+    alpha, taking the first frame of an animation) is appended to ``notices``.
+    """
+    notices = notices if notices is not None else []
+    if isinstance(source, np.ndarray):
+        return _from_array(source, notices)
+    if isinstance(source, Image.Image):
+        return _from_pil(source, notices)
+    path = Path(source)
+    if not path.is_file():
+        raise ImageError(f"The portrait file {path} does not exist.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                if getattr(im, "n_frames", 1) > 1:
+                    notices.append("The image is animated; its first frame is used.")
+                    im.seek(0)
+                im = ImageOps.exif_transpose(im)
+                return _from_pil(im, notices)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return _open_huge(path, notices)
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{path.name} is not an image file that can be read.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path.name} is damaged or truncated and cannot be read.") from exc
+
+
+def _open_huge(path: Path, notices: list[str]) -> np.ndarray:
+    """Decode a very large image at reduced size without allocating it whole."""
+    try:
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(path) as im:
+            im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG decodes at 1/2..1/8 scale
+            im = ImageOps.exif_transpose(im)
+            return _from_pil(im, notices)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path.name} is damaged or too large to read.") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = 178956970
+
+
+def _from_pil(im: Image.Image, notices: list[str]) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        if np.asarray(rgba)[..., 3].min() < 255:
+            notices.append("The image has transparency; it is placed on a white background.")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(bg, rgba)
+    im = im.convert("RGB")  # CMYK, greyscale, palette, YCbCr
+    return _from_array(np.asarray(im), notices)
+
+
+def _from_array(arr: np.ndarray, notices: list[str]) -> np.ndarray:
+    import cv2
+
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ImageError("The portrait must be a colour or greyscale image.")
+    if arr.shape[2] == 4:
+        alpha = arr[..., 3:4].astype(np.float32) / (65535.0 if arr.dtype == np.uint16 else 255.0)
+        arr = arr[..., :3].astype(np.float32) * alpha + (1.0 - alpha) * (
+            65535.0 if arr.dtype == np.uint16 else 255.0
+        )
+    if arr.dtype != np.uint8:
+        top = 65535.0 if arr.max() > 255 else 255.0
+        arr = np.clip(arr.astype(np.float64) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    h, w = arr.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageError(
+            f"The image is {w}×{h} pixels; it must be at least {MIN_SIDE} on each side."
+        )
+    if max(h, w) > MAX_SIDE:
+        s = MAX_SIDE / max(h, w)
+        nw, nh = max(1, round(w * s)), max(1, round(h * s))
+        notices.append(f"The image ({w}×{h}) was downscaled to {nw}×{nh}.")
+        arr = cv2.resize(arr, (nw, nh), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(arr, dtype=np.uint8)

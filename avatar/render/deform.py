@@ -1,0 +1,307 @@
+"""Motion channels -> mesh vertex positions.
+
+Local expression (mouth, lids, brows, gaze) is a sum of precomputed linear
+displacement fields, one per channel, so a frame costs one small matrix
+product.  Head motion is then a rigid 2.5-D rotation about a pivot behind the
+face, using the landmark depth, faded out through hair, neck and background by
+each vertex's rigid weight.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from avatar.face import regions as R
+from avatar.motion.types import CHANNEL_INDEX
+from avatar.render.mesh import FaceMesh
+
+# Amplitudes in units of the inter-ocular distance (outer eye corners).
+JAW_MAX = 0.36
+LIP_RAISE_MAX = 0.06
+LIP_DEPRESS_MAX = 0.06
+SPREAD_MAX = 0.07
+PUCKER_MAX = 0.09
+SMILE_OUT = 0.06
+SMILE_UP = 0.055
+BROW_MAX = 0.085
+LID_SHARE = 0.88  # the upper lid travels this share of the eye opening ...
+LOWER_LID_SHARE = 0.22  # ... and the lower lid this; they overlap a little so the lids seal
+
+BASES = (
+    "jaw_open",
+    "spread",
+    "pucker",
+    "upper_lip_raise",
+    "lower_lip_depress",
+    "smile",
+    "brow_inner",
+    "brow_outer",
+    "blink_left",
+    "blink_right",
+    "gaze_x",
+    "gaze_y",
+)
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+class FaceDeformer:
+    """Maps one frame of ``Motion`` values to destination vertex positions."""
+
+    def __init__(self, mesh: FaceMesh, *, max_yaw: float = 20.0, max_pitch: float = 15.0):
+        self.mesh = mesh
+        xy = mesh.vertices
+        self.xy = xy
+        ex = xy[263] - xy[33]
+        self.iod = float(np.linalg.norm(ex))
+        self.ex = ex / self.iod
+        self.ey = np.array([-self.ex[1], self.ex[0]])
+        self.mouth_centre = (xy[13] + xy[14] + xy[61] + xy[291]) / 4
+        rel = xy - self.mouth_centre
+        self.u = rel @ self.ex / self.iod
+        self.v = rel @ self.ey / self.iod
+        self.half_mouth = max(0.15, float(abs(self.u[291] - self.u[61]) / 2))
+        oval = xy[list(R.FACE_OVAL)]
+        self.face_width = float(oval[:, 0].max() - oval[:, 0].min())
+        self.pivot = (xy[33] + xy[263] + xy[61] + xy[291]) / 4
+        self.pivot_z = float(mesh.depth[: R.N_MESH].mean() - 0.55 * self.face_width)
+        self.max_yaw = max_yaw
+        self.max_pitch = max_pitch
+        fields = [getattr(self, f"_basis_{name}")() for name in BASES]
+        self.basis = np.stack([f.reshape(-1) for f in fields])  # (B, N*2)
+        self.basis[:, np.repeat(mesh.fixed, 2)] = 0.0
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _to_image(self, du: np.ndarray, dv: np.ndarray) -> np.ndarray:
+        """Face-local (u right, v down; IOD units) displacement -> image pixels."""
+        return (np.outer(du, self.ex) + np.outer(dv, self.ey)) * self.iod
+
+    def _propagate(self, driven: dict[int, np.ndarray], radius: float) -> np.ndarray:
+        """Spread displacements of driven vertices to neighbours within ``radius`` IOD.
+
+        Zero-displacement entries act as anchors that stop the spread.
+        """
+        n = len(self.xy)
+        out = np.zeros((n, 2))
+        idx = np.array(list(driven.keys()), dtype=np.int64)
+        disp = np.array([driven[i] for i in idx], dtype=np.float64)
+        out[idx] = disp
+        moving = np.linalg.norm(disp, axis=1) > 1e-9
+        if not moving.any():
+            return out
+        others = np.setdiff1d(np.arange(n), idx)
+        others = others[~self.mesh.fixed[others]]
+        d = np.linalg.norm(self.xy[others, None, :] - self.xy[None, idx, :], axis=2) / self.iod
+        sigma = radius / 2.5
+        k = np.exp(-((d / sigma) ** 2)) + 1e-12
+        blend = (k @ disp) / k.sum(1, keepdims=True)
+        dmin = d[:, moving].min(1)
+        atten = _smooth(1.0 - dmin / radius)
+        out[others] = blend * atten[:, None]
+        return out
+
+    def _lip_profile(self, ids) -> np.ndarray:
+        """1 at the centre of the mouth, ~0.45 at the corners."""
+        x = np.clip(np.abs(self.u[list(ids)]) / self.half_mouth, 0, 1)
+        return 0.45 + 0.55 * (1 - x**2)
+
+    def _anchors(self, ids, into: dict[int, np.ndarray]) -> None:
+        for i in ids:
+            into.setdefault(int(i), np.zeros(2))
+
+    # -- mouth -----------------------------------------------------------------------------
+    _LOWER = tuple(
+        i for i in R.LIPS_LOWER_INNER + R.LIPS_LOWER_OUTER if i not in (61, 291, 78, 308)
+    )
+    _UPPER = tuple(
+        i for i in R.LIPS_UPPER_INNER + R.LIPS_UPPER_OUTER if i not in (61, 291, 78, 308)
+    )
+    _CORNERS = (61, 291, 78, 308)
+
+    def _upper_face(self) -> np.ndarray:
+        """Landmarks clearly above the mouth (nose, eyes, forehead): anchors for mouth fields."""
+        ids = np.arange(R.N_MESH)
+        return ids[self.v[: R.N_MESH] < -0.32]
+
+    def _basis_jaw_open(self) -> np.ndarray:
+        driven: dict[int, np.ndarray] = {}
+        prof = self._lip_profile(self._LOWER)
+        for i, p in zip(self._LOWER, prof):
+            driven[i] = self._to_image(np.zeros(1), np.array([JAW_MAX * p]))[0]
+        for i in self._CORNERS:
+            driven[i] = self._to_image(np.zeros(1), np.array([JAW_MAX * 0.3]))[0]
+        # The chin and the jaw line drop with the jaw, less toward the ears.
+        ids = np.arange(R.N_MESH)
+        chin = ids[(self.v[: R.N_MESH] > 0.42)]
+        for i in chin:
+            fall = np.clip(1 - (self.u[i] / 1.15) ** 2, 0.08, 1.0) * _smooth(
+                (self.v[i] - 0.2) / 0.5
+            )
+            driven[int(i)] = self._to_image(np.zeros(1), np.array([JAW_MAX * 0.95 * fall]))[0]
+        self._anchors(self._UPPER, driven)
+        self._anchors(self._upper_face(), driven)
+        return self._propagate(driven, radius=0.6)
+
+    def _basis_upper_lip_raise(self) -> np.ndarray:
+        driven: dict[int, np.ndarray] = {}
+        for i, p in zip(self._UPPER, self._lip_profile(self._UPPER)):
+            driven[i] = self._to_image(np.zeros(1), np.array([-LIP_RAISE_MAX * p]))[0]
+        self._anchors(self._LOWER + self._CORNERS, driven)
+        self._anchors(self._upper_face(), driven)
+        return self._propagate(driven, radius=0.3)
+
+    def _basis_lower_lip_depress(self) -> np.ndarray:
+        driven: dict[int, np.ndarray] = {}
+        for i, p in zip(self._LOWER, self._lip_profile(self._LOWER)):
+            driven[i] = self._to_image(np.zeros(1), np.array([LIP_DEPRESS_MAX * p]))[0]
+        self._anchors(self._UPPER + self._CORNERS, driven)
+        ids = np.arange(R.N_MESH)
+        self._anchors(ids[self.v[: R.N_MESH] > 0.55], driven)
+        return self._propagate(driven, radius=0.3)
+
+    def _horizontal(self, out: float, up: float, vertical_squeeze: float, radius: float):
+        driven: dict[int, np.ndarray] = {}
+        lips = self._LOWER + self._UPPER + self._CORNERS
+        for i in lips:
+            x = float(np.clip(self.u[i] / self.half_mouth, -1, 1))
+            du = out * x
+            dv = up * abs(x) ** 1.5
+            if i in self._UPPER:
+                dv -= vertical_squeeze * (1 - abs(x))
+            elif i in self._LOWER:
+                dv += vertical_squeeze * (1 - abs(x))
+            driven[i] = self._to_image(np.array([du]), np.array([dv]))[0]
+        self._anchors(self._upper_face(), driven)
+        return self._propagate(driven, radius=radius)
+
+    def _basis_spread(self) -> np.ndarray:
+        return self._horizontal(SPREAD_MAX, 0.0, 0.0, 0.4)
+
+    def _basis_pucker(self) -> np.ndarray:
+        return self._horizontal(-PUCKER_MAX, 0.0, 0.012, 0.35)
+
+    def _basis_smile(self) -> np.ndarray:
+        return self._horizontal(SMILE_OUT, -SMILE_UP, 0.0, 0.55)
+
+    # -- brows -----------------------------------------------------------------------------
+    def _basis_brow(self, inner: bool) -> np.ndarray:
+        driven: dict[int, np.ndarray] = {}
+        for brow in (R.RIGHT_BROW, R.LEFT_BROW):
+            n = len(brow) // 2
+            for rank, (a, b) in enumerate(zip(brow[:n], brow[n:])):
+                t = rank / (n - 1)  # 0 outer .. 1 inner
+                wgt = t if inner else 1 - t
+                wgt = 0.25 + 0.75 * wgt
+                for i in (a, b):
+                    driven[i] = self._to_image(np.zeros(1), np.array([-BROW_MAX * wgt]))[0]
+        self._anchors(R.RIGHT_EYE_UPPER + R.LEFT_EYE_UPPER + R.RIGHT_EYE_LOWER, driven)
+        self._anchors(R.LEFT_EYE_LOWER + (R.NOSE_TIP,), driven)
+        return self._propagate(driven, radius=0.55)
+
+    def _basis_brow_inner(self) -> np.ndarray:
+        return self._basis_brow(True)
+
+    def _basis_brow_outer(self) -> np.ndarray:
+        return self._basis_brow(False)
+
+    # -- eyes ------------------------------------------------------------------------------
+    def _basis_blink(self, upper, lower, hub: int, brow) -> np.ndarray:
+        driven: dict[int, np.ndarray] = {}
+        lx = self.xy[list(lower), 0]
+        ly = self.xy[list(lower), 1]
+        order = np.argsort(lx)
+        gap_at = lambda x, y: max(0.0, float(np.interp(x, lx[order], ly[order])) - y)  # noqa: E731
+        for i in upper[1:-1]:
+            gap = gap_at(*self.xy[i])
+            driven[i] = np.array([0.0, LID_SHARE * gap])
+        ux = self.xy[list(upper), 0]
+        uy = self.xy[list(upper), 1]
+        uorder = np.argsort(ux)
+        for i in lower[1:-1]:
+            gap = max(0.0, self.xy[i, 1] - float(np.interp(self.xy[i, 0], ux[uorder], uy[uorder])))
+            driven[i] = np.array([0.0, -LOWER_LID_SHARE * gap])
+        hx, hy = self.xy[hub]
+        gap = gap_at(hx, float(np.interp(hx, ux[uorder], uy[uorder])))
+        t = (float(np.interp(hx, lx[order], ly[order])) - hy) / max(gap, 1e-6)
+        driven[hub] = np.array([0.0, gap * (t - LOWER_LID_SHARE)])
+        self._anchors((upper[0], upper[-1]), driven)
+        self._anchors(brow, driven)
+        field = self._propagate(driven, radius=0.32)
+        return field
+
+    def _basis_blink_right(self) -> np.ndarray:
+        return self._basis_blink(R.RIGHT_EYE_UPPER, R.RIGHT_EYE_LOWER, 468, R.RIGHT_BROW)
+
+    def _basis_blink_left(self) -> np.ndarray:
+        return self._basis_blink(R.LEFT_EYE_UPPER, R.LEFT_EYE_LOWER, 473, R.LEFT_BROW)
+
+    def _basis_gaze(self, axis: int) -> np.ndarray:
+        out = np.zeros((len(self.xy), 2))
+        for hub, upper in ((468, R.RIGHT_EYE_UPPER), (473, R.LEFT_EYE_UPPER)):
+            eye_w = float(np.linalg.norm(self.xy[upper[0]] - self.xy[upper[-1]]))
+            travel = 0.16 * eye_w if axis == 0 else 0.07 * eye_w
+            out[hub] = (self.ex if axis == 0 else self.ey) * travel
+        return out
+
+    def _basis_gaze_x(self) -> np.ndarray:
+        return self._basis_gaze(0)
+
+    def _basis_gaze_y(self) -> np.ndarray:
+        return self._basis_gaze(1)
+
+    # -- per frame -------------------------------------------------------------------------
+    def coefficients(self, frame: np.ndarray) -> np.ndarray:
+        c = CHANNEL_INDEX
+        spread = float(frame[c["lip_spread"]])
+        return np.array(
+            [
+                max(0.0, float(frame[c["jaw_open"]])),
+                max(0.0, spread),
+                max(0.0, -spread),
+                float(frame[c["upper_lip_raise"]]),
+                float(frame[c["lower_lip_depress"]]),
+                float(frame[c["smile"]]),
+                float(frame[c["brow_inner"]]),
+                float(frame[c["brow_outer"]]),
+                float(np.clip(frame[c["blink_left"]], 0, 1)),
+                float(np.clip(frame[c["blink_right"]], 0, 1)),
+                float(np.clip(frame[c["gaze_x"]], -1, 1)),
+                float(np.clip(frame[c["gaze_y"]], -1, 1)),
+            ]
+        )
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Destination (N, 2) positions and (N,) depths for one motion frame."""
+        local = (self.coefficients(frame) @ self.basis).reshape(-1, 2)
+        pts = self.xy + local
+        c = CHANNEL_INDEX
+        yaw = math.radians(float(np.clip(frame[c["yaw"]], -self.max_yaw, self.max_yaw)))
+        pitch = math.radians(float(np.clip(frame[c["pitch"]], -self.max_pitch, self.max_pitch)))
+        roll = math.radians(float(frame[c["roll"]]))
+        scale = 1.0 + float(frame[c["scale"]])
+        shift = np.array([frame[c["tx"]], frame[c["ty"]]], dtype=np.float64) * self.face_width
+        rel = np.column_stack([pts - self.pivot, self.mesh.depth - self.pivot_z])
+        rot = _rotation(yaw, pitch, roll)
+        moved = rel @ rot.T
+        rigid_xy = self.pivot + scale * moved[:, :2] + shift
+        w = self.mesh.rigid_weight[:, None]
+        dst = pts + w * (rigid_xy - pts)
+        dst[self.mesh.fixed] = self.xy[self.mesh.fixed]
+        depth = moved[:, 2]
+        return dst, depth
+
+
+def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Image axes x right, y down, z toward the camera; see CHANNEL_UNITS for the signs."""
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    cr, sr = math.cos(roll), math.sin(roll)
+    ryaw = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rpitch = np.array([[1, 0, 0], [0, cp, sp], [0, -sp, cp]])
+    rroll = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return rroll @ rpitch @ ryaw

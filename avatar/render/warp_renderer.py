@@ -1,0 +1,117 @@
+"""The CPU ``warp`` renderer: FaceRig + Motion frame -> RGB frame."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from avatar.face import regions as R
+from avatar.face.rig import FaceRig
+from avatar.render.deform import FaceDeformer
+from avatar.render.mesh import build_mesh
+from avatar.render.mouth import MouthInterior
+from avatar.render.warp import TriangleWarper
+
+REGION_SCALE = 3.4  # the animated square, in face widths; outside it the photo never changes
+INTERIOR_BIAS = -1e6  # eye and mouth holes are painted first, so lids and lips cover them
+
+
+class WarpRenderer:
+    """Animates one portrait by warping it with a face mesh.
+
+    ``size=None`` renders the full photo at its native resolution; an integer
+    renders a square face crop of that many pixels.
+    """
+
+    name = "warp"
+
+    def __init__(self, rig: FaceRig, *, size: int | None = None, grid_max: int = 256):
+        canvas, lm = _frame(rig, size)
+        self.canvas = canvas
+        h, w = canvas.shape[:2]
+        xy = lm[:, :2]
+        face_width = float(np.ptp(xy[: R.N_MESH, 0]))
+        centre = (xy[33] + xy[263] + xy[61] + xy[291]) / 4
+        half = REGION_SCALE * face_width / 2
+        x0 = int(max(0, math.floor(centre[0] - half)))
+        y0 = int(max(0, math.floor(centre[1] - half * 1.05)))
+        x1 = int(min(w, math.ceil(centre[0] + half)))
+        y1 = int(min(h, math.ceil(centre[1] + half * 0.95)))
+        self.region = (x0, y0, x1, y1)
+        rlm = lm.copy()
+        rlm[:, 0] -= x0
+        rlm[:, 1] -= y0
+        size_r = (x1 - x0, y1 - y0)
+        self.mesh = build_mesh(rlm, size_r)
+        # Turned heads get less rotation: the hidden side has no pixels to show.
+        turn = max(0.35, 1.0 - abs(rig.yaw) / 55.0)
+        self.deformer = FaceDeformer(self.mesh, max_yaw=20.0 * turn, max_pitch=14.0 * turn)
+        core = rlm[list(R.RIGHT_BROW + R.LEFT_BROW + R.LIPS_LOWER_OUTER), :2]
+        pad = 0.12 * face_width
+        fine_box = (
+            *np.floor(core.min(0) - pad).astype(int),
+            *np.ceil(core.max(0) + pad).astype(int),
+        )
+        self.warper = TriangleWarper(
+            self.mesh.vertices,
+            self.mesh.triangles,
+            size_r,
+            offset=(x0, y0),
+            fine_box=fine_box,
+            grid_max=grid_max,
+        )
+        n_interior = _interior_mask(self.mesh.triangles, self.mesh.n_landmarks)
+        self._bias = np.where(n_interior, INTERIOR_BIAS, 0.0)
+        self.mouth = MouthInterior(canvas[y0:y1, x0:x1], rlm[:, :2], self.deformer.iod)
+        self._buffer = canvas.copy()
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        h, w = self.canvas.shape[:2]
+        return w, h
+
+    def render(self, frame: np.ndarray) -> np.ndarray:
+        """One RGB frame; the returned buffer is reused by the next call."""
+        dst, depth = self.deformer(frame)
+        tri_depth = depth[self.mesh.triangles].mean(1) + self._bias
+        order = np.argsort(tri_depth, kind="stable")
+        mx, my = self.warper.maps(dst, order)
+        patch = cv2.remap(
+            self.canvas, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        self.mouth.draw(patch, dst)
+        x0, y0, x1, y1 = self.region
+        self._buffer[y0:y1, x0:x1] = patch
+        return self._buffer
+
+
+def _interior_mask(triangles: np.ndarray, n_landmarks: int) -> np.ndarray:
+    holes = set(R.LIPS_UPPER_INNER + R.LIPS_LOWER_INNER) | {468, 473}
+    holes |= set(R.RIGHT_EYE_CONTOUR.tolist()) | set(R.LEFT_EYE_CONTOUR.tolist())
+    inside = np.array([all(int(v) in holes for v in t) for t in triangles])
+    return inside
+
+
+def _frame(rig: FaceRig, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The picture the video shows (full photo or square crop) and landmarks in its pixels."""
+    img = rig.image
+    lm = rig.landmarks.astype(np.float64).copy()
+    h, w = img.shape[:2]
+    if size is None:
+        # H.264 yuv420p needs even dimensions: drop one row/column if needed.
+        return np.ascontiguousarray(img[: h - h % 2, : w - w % 2]), lm
+    x0, y0, x1, y1 = rig.crop_box()
+    side = min(x1 - x0, w, h)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    x0 = int(round(min(max(cx - side / 2, 0), w - side)))
+    y0 = int(round(min(max(cy - side / 2, 0), h - side)))
+    crop = img[y0 : y0 + side, x0 : x0 + side]
+    s = size / side
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    canvas = cv2.resize(crop, (size, size), interpolation=interp)
+    lm[:, 0] = (lm[:, 0] - x0 + 0.5) * s - 0.5
+    lm[:, 1] = (lm[:, 1] - y0 + 0.5) * s - 0.5
+    lm[:, 2] *= s
+    return canvas, lm

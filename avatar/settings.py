@@ -1,0 +1,78 @@
+"""User-facing generation knobs, in one place, with presets.
+
+The CLI, the Python API and the web app all build a ``GenerationSettings``;
+nothing else carries user options through the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+PRESETS: dict[str, dict] = {
+    # x264 preset and mesh grid picked by measurement (benchmarks/bench_pipeline.py).
+    "fast": {"crf": 23, "x264_preset": "ultrafast", "grid": 192},
+    "balanced": {"crf": 20, "x264_preset": "veryfast", "grid": 256},
+    "quality": {"crf": 17, "x264_preset": "medium", "grid": 384},
+}
+
+
+@dataclass
+class GenerationSettings:
+    """Everything a user can set about one video."""
+
+    fps: float = 25.0
+    size: int | None = None  # None: the full photo at native resolution; N: an N×N face crop
+    seed: int = 0
+    head_motion: float = 1.0
+    blink_rate: float = 1.0
+    expression: float = 1.0
+    face_index: int = 0
+    language: str = "en"
+    transcript: str | None = None
+    motion: str = "procedural"
+    renderer: str = "warp"
+    preset: str = "balanced"
+    crf: int | None = None  # None: from the preset
+    max_audio_seconds: float = 600.0
+    overwrite: bool = True
+
+    def __post_init__(self) -> None:
+        from avatar.errors import AvatarError
+
+        if self.preset not in PRESETS:
+            raise AvatarError(
+                f"Unknown quality preset '{self.preset}'; use one of {', '.join(PRESETS)}."
+            )
+        if not 1 <= self.fps <= 60:
+            raise AvatarError(f"The frame rate must be between 1 and 60 fps, not {self.fps}.")
+        if self.size is not None and not (64 <= self.size <= 2048 and self.size % 2 == 0):
+            raise AvatarError("The output size must be an even number of pixels from 64 to 2048.")
+        for knob in ("head_motion", "blink_rate", "expression"):
+            value = getattr(self, knob)
+            if not 0 <= value <= 3:
+                raise AvatarError(f"{knob.replace('_', ' ')} must be between 0 and 3, not {value}.")
+        if self.motion not in ("procedural",):
+            raise AvatarError(f"Unknown motion engine '{self.motion}'; available: procedural.")
+        if self.renderer not in ("warp",):
+            raise AvatarError(f"Unknown renderer '{self.renderer}'; available: warp.")
+        if self.max_audio_seconds <= 0:
+            raise AvatarError("The maximum audio length must be positive.")
+
+    @property
+    def x264_preset(self) -> str:
+        return PRESETS[self.preset]["x264_preset"]
+
+    @property
+    def video_crf(self) -> int:
+        return self.crf if self.crf is not None else PRESETS[self.preset]["crf"]
+
+    @property
+    def grid(self) -> int:
+        return PRESETS[self.preset]["grid"]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def updated(self, **changes) -> GenerationSettings:
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in changes.items() if k in known and v is not None})

@@ -1,0 +1,10 @@
+"""End-to-end pipelines composed from the stages in ``avatar``."""
+
+from pipelines.talking_portrait import (
+    STAGE_LABELS,
+    STAGES,
+    TalkingPortraitOutput,
+    TalkingPortraitPipeline,
+)
+
+__all__ = ["STAGES", "STAGE_LABELS", "TalkingPortraitOutput", "TalkingPortraitPipeline"]
