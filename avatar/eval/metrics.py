@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from avatar.errors import AvatarError
-from avatar.eval.tracker import FaceTrack, FrameFace, stream_start_times, track_video
+from avatar.eval.tracker import EvalError, FaceTrack, FrameFace, audio_offset_s, track_video
 
 #: Speech band of the lip-sync envelope. Energy below it (the voice bar of b/d/g, the
 #: nasal murmur of m/n, room rumble, DC) radiates with the lips closed, and above it is
@@ -37,8 +37,14 @@ BACKGROUND_FACE_WIDTHS = 1.5
 
 # Levels measured with this tracker on the six real GRID clips in shared/data/videos
 # (see tests/eval/test_metrics.py); used as the "real video" reference in the table.
-REAL_LIPSYNC_R0 = (0.14, 0.61, 0.46)  # min, max, median
-REAL_JITTER = 0.0035  # worst clip: mean non-rigid landmark jitter, fraction of face width
+REAL_LIPSYNC_R0 = (0.14, 0.61, 0.45)  # min, max, median
+#: Worst real clip's mean non-rigid landmark jitter (fraction of face width). FaceMesh in
+#: video mode has a floor of its own: a still photo encoded with H.264 reads ~0.002.
+REAL_JITTER = 0.0017
+#: Jitter above this is visible flicker, not tracker noise (2x the real level).
+JITTER_LIMIT = 2 * REAL_JITTER
+#: Background PSNR target; H.264 (crf 23) of the still photo alone gives ~36 dB.
+BACKGROUND_MIN_PSNR = 30.0
 
 
 @dataclass
@@ -162,16 +168,18 @@ class EvalReport:
         add(
             "landmark jitter",
             f"{num(1000 * self.landmark_jitter, '.2f')} /1000 fw",
-            f"<= real ({1000 * REAL_JITTER:.1f})",
-            self.landmark_jitter <= REAL_JITTER if known(self.landmark_jitter) else None,
+            f"<= {1000 * JITTER_LIMIT:.1f} (real {1000 * REAL_JITTER:.1f})",
+            self.landmark_jitter <= JITTER_LIMIT if known(self.landmark_jitter) else None,
         )
         add("landmark accel", f"{num(1000 * self.landmark_accel, '.2f')} /1000 fw")
         if known(self.background_mad):
             add(
                 "background MAD / PSNR",
                 f"{self.background_mad:.2f} / {num(self.background_psnr, '.1f')} dB",
-                ">= 35 dB",
-                self.background_psnr >= 35.0 if known(self.background_psnr) else None,
+                f">= {BACKGROUND_MIN_PSNR:.0f} dB",
+                self.background_psnr >= BACKGROUND_MIN_PSNR
+                if known(self.background_psnr)
+                else None,
             )
         c = self.container
         if c is not None:
@@ -238,28 +246,39 @@ def audio_log_rms(
 ) -> np.ndarray:
     """Per-video-frame speech-band energy in dB: frame t is [offset + t/fps, offset + (t+1)/fps).
 
-    The band-pass is zero-phase (forward-backward), so it moves no energy in time.
+    The band-pass is zero-phase (forward-backward), so it moves no energy in time. It
+    runs in overlapping chunks so a long voice-over needs no full-length float64 copies.
     Frames with less than half a window of audio are NaN.
     """
-    x = np.asarray(samples, dtype=np.float64).ravel()
-    if band_hz is not None and x.size > 64:
-        from scipy.signal import butter, sosfiltfilt
+    x = np.asarray(samples).ravel()
+    sos = None
+    if band_hz is not None:
+        from scipy.signal import butter
 
-        nyq = sample_rate / 2.0
         lo, hi = band_hz[0], min(band_hz[1], 0.45 * sample_rate)
-        if 0 < lo < hi < nyq:
+        if 0 < lo < hi:
             sos = butter(4, [lo, hi], btype="bandpass", fs=sample_rate, output="sos")
-            if x.size > 3 * (2 * len(sos) + 1):
-                x = sosfiltfilt(sos, x)
-    energy = np.concatenate([[0.0], np.cumsum(x * x)])
     edges = np.round((offset_s + np.arange(n_frames + 1) / fps) * sample_rate).astype(np.int64)
+    sums = np.zeros(n_frames + 2)  # slot 0: before frame 0, slot n+1: after the last frame
+    chunk, pad = 30 * sample_rate, sample_rate // 2  # the filter's memory is ~20 ms
+    for start in range(0, x.size, chunk):
+        stop = min(start + chunk, x.size)
+        lo_i, hi_i = max(0, start - pad), min(x.size, stop + pad)
+        seg = x[lo_i:hi_i].astype(np.float64)
+        if sos is not None and seg.size > 3 * (2 * len(sos) + 1):
+            from scipy.signal import sosfiltfilt
+
+            seg = sosfiltfilt(sos, seg)
+        seg = seg[start - lo_i : start - lo_i + (stop - start)]
+        slot = np.searchsorted(edges, np.arange(start, stop), side="right")
+        sums += np.bincount(slot, weights=seg * seg, minlength=n_frames + 2)[: n_frames + 2]
     a = np.clip(edges[:-1], 0, x.size)
     b = np.clip(edges[1:], 0, x.size)
     full = np.maximum(edges[1:] - edges[:-1], 1)
     covered = b - a
     out = np.full(n_frames, np.nan)
     ok = covered * 2 >= full
-    ms = (energy[b[ok]] - energy[a[ok]]) / np.maximum(covered[ok], 1)
+    ms = sums[1 : n_frames + 1][ok] / np.maximum(covered[ok], 1)
     out[ok] = 10.0 * np.log10(np.maximum(ms, 1e-20))
     if floor_db is not None and np.any(ok):
         out[ok] = np.maximum(out[ok], np.percentile(out[ok], 95) - floor_db)
@@ -271,7 +290,8 @@ def speech_mask(
 ) -> np.ndarray | None:
     """Simple energy VAD: True while speaking. None when there is no speech/pause contrast.
 
-    The threshold is halfway (in dB) between the 10th and 95th percentiles; gaps under
+    The threshold is 30 % of the way (in dB) from the 10th to the 95th percentile (soft
+    words sit 10-15 dB above the pauses in GRID, loud vowels 50 dB); gaps under
     0.25 s are closed (they are inside words) and bursts under 0.1 s are dropped.
     """
     from scipy.ndimage import binary_closing, binary_opening
@@ -283,7 +303,7 @@ def speech_mask(
     p10, p95 = np.percentile(e[ok], [10, 95])
     if p95 - p10 < min_range_db:
         return None
-    speech = np.where(ok, e, -np.inf) > (p10 + p95) / 2.0
+    speech = np.where(ok, e, -np.inf) > p10 + 0.3 * (p95 - p10)
     close = max(1, round(0.25 * fps))
     opening = max(1, round(0.1 * fps))
     padded = np.pad(speech, close, mode="edge")
@@ -353,8 +373,8 @@ def detect_blinks(
     ear: np.ndarray,
     fps: float,
     *,
-    enter: float = 0.6,
-    exit: float = 0.8,
+    enter_ratio: float = 0.6,
+    exit_ratio: float = 0.8,
     min_frames: int = 2,
     window_s: float = 5.0,
 ) -> list[tuple[int, int]]:
@@ -362,8 +382,8 @@ def detect_blinks(
 
     ``ear`` is (T,) or (T, 2) (one column per eye). Each eye is divided by its own
     running open level (so the threshold adapts to the person and the pose), the eyes
-    are averaged, and a blink is a run below ``exit`` x open that dips below ``enter`` x
-    open somewhere and lasts at least ``min_frames``; its duration is the whole run.
+    are averaged, and a blink is a run below ``exit_ratio`` x open that dips below
+    ``enter_ratio`` x open somewhere and lasts at least ``min_frames``; its duration is the whole run.
     """
     e = np.asarray(ear, dtype=np.float64)
     if e.ndim == 1:
@@ -379,8 +399,8 @@ def detect_blinks(
     counts = np.isfinite(stack).sum(axis=1)
     ratio = np.where(counts > 0, np.nansum(np.nan_to_num(stack, nan=0.0), axis=1), np.nan)
     ratio = ratio / np.maximum(counts, 1)
-    below = np.nan_to_num(ratio, nan=np.inf) < exit
-    core = np.nan_to_num(ratio, nan=np.inf) < enter
+    below = np.nan_to_num(ratio, nan=np.inf) < exit_ratio
+    core = np.nan_to_num(ratio, nan=np.inf) < enter_ratio
     blinks: list[tuple[int, int]] = []
     t, n = 0, len(ratio)
     while t < n:
@@ -398,7 +418,7 @@ def detect_blinks(
 # ------------------------------------------------------------------ head and jitter
 
 
-def _head_speed(track: FaceTrack, window_s: float = 0.2) -> np.ndarray:
+def _head_speed(track: FaceTrack, window_s: float = 0.3) -> np.ndarray:
     """Angular speed (deg/s) per frame of yaw, pitch and roll, NaN where no face.
 
     The derivative is a local quadratic fit over ``window_s`` (Savitzky-Golay):
@@ -414,8 +434,12 @@ def _head_speed(track: FaceTrack, window_s: float = 0.2) -> np.ndarray:
     idx = np.arange(len(angles))
     filled = np.stack([np.interp(idx, idx[ok], a[ok]) for a in angles.T], axis=1)
     vel = savgol_filter(filled, window, 2, deriv=1, axis=0, mode="interp")
-    speed = np.sqrt(np.sum(vel * vel, axis=1)) * track.fps
-    return np.where(ok, speed, np.nan)
+    speed = np.where(ok, np.sqrt(np.sum(vel * vel, axis=1)) * track.fps, np.nan)
+    # The first frames carry the tracker's settling after detection, and the fit is
+    # one-sided at both ends: leave half a window out at each end.
+    speed[: window // 2] = np.nan
+    speed[len(speed) - window // 2 :] = np.nan
+    return speed
 
 
 def _rms(x: np.ndarray) -> float:
@@ -504,10 +528,6 @@ def _load_source(source: str | Path | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, :3]).astype(np.uint8)
 
 
-class EvalError(AvatarError):
-    """An input to ``avatar eval`` cannot be used."""
-
-
 # -------------------------------------------------------------------------- evaluate
 
 
@@ -571,9 +591,7 @@ def evaluate_video(
     else:
         samples = _load_audio(video_path)
         report.audio_source = "video" if samples is not None else None
-        v0, a0 = stream_start_times(video_path)
-        if v0 is not None and a0 is not None:
-            offset = v0 - a0
+        offset = audio_offset_s(video_path)
     log_rms = None
     if samples is None or samples.size == 0:
         notes.append("no audio: lip sync and speech/pause motion not measured")

@@ -31,13 +31,13 @@ import numpy as np
 from avatar.errors import AvatarError
 
 
-class VideoReadError(AvatarError):
-    """The video to evaluate cannot be read."""
+class EvalError(AvatarError):
+    """A video (or photo) given to ``avatar eval`` cannot be used."""
 
 
 # Rigid 3-D face template in units of the outer-eye-corner distance (x right, y down,
 # z away from the camera), measured with FaceMesh on GRID speakers and symmetrised.
-# Only points that do not move with the jaw, lips, lids or brows.
+# Only points that do not move with the jaw, lips, lids or brows (none next to the lids).
 _TEMPLATE: dict[int, tuple[float, float, float]] = {
     10: (0.0, -0.6643, -0.0240),
     151: (0.0, -0.4828, -0.0776),
@@ -75,12 +75,6 @@ _TEMPLATE: dict[int, tuple[float, float, float]] = {
     284: (0.6602, -0.4360, 0.3154),
     36: (-0.3353, 0.3604, -0.0516),
     266: (0.3353, 0.3604, -0.0516),
-    226: (-0.5742, -0.0301, 0.1664),
-    446: (0.5742, -0.0301, 0.1664),
-    31: (-0.5575, 0.0463, 0.1436),
-    261: (0.5575, 0.0463, 0.1436),
-    228: (-0.5205, 0.0791, 0.1076),
-    448: (0.5205, 0.0791, 0.1076),
     188: (-0.1065, 0.0551, -0.1041),
     412: (0.1065, 0.0551, -0.1041),
     114: (-0.1517, 0.1120, -0.0755),
@@ -244,17 +238,17 @@ def _open_frames(path: Path) -> tuple[dict, Iterator[bytes]]:
     import imageio_ffmpeg
 
     if not path.is_file():
-        raise VideoReadError(f"The video {path} does not exist.")
+        raise EvalError(f"The video {path} does not exist.")
     gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
     try:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as exc:
         gen.close()
-        raise VideoReadError(f"The file {path} is not a readable video.") from exc
+        raise EvalError(f"The file {path} is not a readable video.") from exc
     return meta, gen
 
 
-def _new_face_mesh():  # noqa: ANN202 - mediapipe has no public type for this
+def _new_face_mesh():  # -> mediapipe FaceMesh (no public type to name)
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
 
@@ -287,7 +281,7 @@ def track_video(
     fps = float(meta.get("fps") or 0.0)
     if width <= 0 or height <= 0:
         gen.close()
-        raise VideoReadError(f"The file {path} has no video stream.")
+        raise EvalError(f"The file {path} has no video stream.")
     scale = min(1.0, max_side / float(max(width, height))) if max_side else 1.0
     small = (max(1, round(width * scale)), max(1, round(height * scale)))
     frame_bytes = width * height * 3
@@ -375,24 +369,22 @@ def track_video(
     )
 
 
-def stream_start_times(path: str | Path) -> tuple[float | None, float | None]:
-    """First presented timestamps (seconds) of the video and audio streams.
+def audio_offset_s(path: str | Path) -> float:
+    """Where frame 0 lies on the decoded audio's clock, in seconds (frame t: + t/fps).
 
-    Frame t is shown at ``video_start + t/fps``; if the audio stream starts
-    elsewhere, the envelope must be shifted to match what a player shows. Read
-    from the container header (PyAV, nothing decoded); None where unknown.
+    ffmpeg decodes the frames on the file's timeline (a video stream that starts late
+    is padded with repeats of its first frame), while decoded audio begins with the
+    audio stream's first sample, so the offset is the file's start minus the audio
+    stream's start. Read from the container header (PyAV, nothing decoded); 0 when
+    unknown.
     """
     try:
         import av
 
         with av.open(str(path), metadata_errors="ignore") as container:
-            out: list[float | None] = []
-            for streams in (container.streams.video, container.streams.audio):
-                s = streams[0] if streams else None
-                if s is None or s.start_time is None or s.time_base is None:
-                    out.append(None)
-                else:
-                    out.append(float(s.start_time * s.time_base))
-    except Exception:  # noqa: BLE001 - alignment is best effort; no shift when unknown
-        return None, None
-    return out[0], out[1]
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if audio is None or audio.start_time is None or container.start_time is None:
+                return 0.0
+            return float(container.start_time) / 1e6 - float(audio.start_time * audio.time_base)
+    except Exception:  # alignment is best effort: no shift when the header is unreadable
+        return 0.0

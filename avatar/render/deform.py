@@ -26,8 +26,8 @@ PUCKER_MAX = 0.09
 SMILE_OUT = 0.06
 SMILE_UP = 0.055
 BROW_MAX = 0.085
-LID_SHARE = 0.88  # the upper lid travels this share of the eye opening ...
-LOWER_LID_SHARE = 0.22  # ... and the lower lid this; they overlap a little so the lids seal
+LID_SHARE = 0.8  # the upper lid travels this share of the eye opening ...
+LOWER_LID_SHARE = 0.2  # ... and the lower lid the rest: they meet exactly
 
 BASES = (
     "jaw_open",
@@ -72,11 +72,19 @@ class FaceDeformer:
         self.pivot_z = float(mesh.depth[: R.N_MESH].mean() - 0.55 * self.face_width)
         self.max_yaw = max_yaw
         self.max_pitch = max_pitch
-        fields = [getattr(self, f"_basis_{name}")() for name in BASES]
+        self._lip_sets()
+        self._neighbours = _neighbours(mesh.triangles, len(xy))
+        fields = [self._with_mouth_midline(getattr(self, f"_basis_{name}")()) for name in BASES]
         self.basis = np.stack([f.reshape(-1) for f in fields])  # (B, N*2)
         self.basis[:, np.repeat(mesh.fixed, 2)] = 0.0
 
     # -- helpers ---------------------------------------------------------------------------
+    def _with_mouth_midline(self, field: np.ndarray) -> np.ndarray:
+        """The mid-line copies move exactly with the lip they belong to."""
+        field[self.mesh.mid_upper] = field[list(R.LIPS_UPPER_INNER[1:-1])]
+        field[self.mesh.mid_lower] = field[list(R.LIPS_LOWER_INNER[1:-1])]
+        return field
+
     def _to_image(self, du: np.ndarray, dv: np.ndarray) -> np.ndarray:
         """Face-local (u right, v down; IOD units) displacement -> image pixels."""
         return (np.outer(du, self.ex) + np.outer(dv, self.ey)) * self.iod
@@ -103,7 +111,15 @@ class FaceDeformer:
         dmin = d[:, moving].min(1)
         atten = _smooth(1.0 - dmin / radius)
         out[others] = blend * atten[:, None]
-        return out
+        return self._relax(out, free=others[dmin < radius])
+
+    def _relax(self, field: np.ndarray, free: np.ndarray, iterations: int = 12) -> np.ndarray:
+        """Laplacian smoothing of the spread part, so no skin triangle is squeezed inside out."""
+        nb = self._neighbours
+        for _ in range(iterations):
+            avg = np.array([field[nb[i]].mean(0) if len(nb[i]) else field[i] for i in free])
+            field[free] = 0.5 * field[free] + 0.5 * avg
+        return field
 
     def _lip_profile(self, ids) -> np.ndarray:
         """1 at the centre of the mouth, ~0.45 at the corners."""
@@ -115,13 +131,33 @@ class FaceDeformer:
             into.setdefault(int(i), np.zeros(2))
 
     # -- mouth -----------------------------------------------------------------------------
-    _LOWER = tuple(
-        i for i in R.LIPS_LOWER_INNER + R.LIPS_LOWER_OUTER if i not in (61, 291, 78, 308)
-    )
-    _UPPER = tuple(
-        i for i in R.LIPS_UPPER_INNER + R.LIPS_UPPER_OUTER if i not in (61, 291, 78, 308)
-    )
     _CORNERS = (61, 291, 78, 308)
+
+    def _lip_sets(self) -> None:
+        """Every landmark on the upper or the lower lip (contours and the points between)."""
+        import cv2
+
+        def depth(outer, inner) -> np.ndarray:
+            poly = np.concatenate([self.xy[list(outer)], self.xy[list(inner)][::-1]])
+            contour = poly.astype(np.float32).reshape(-1, 1, 2)
+            return np.array(
+                [
+                    cv2.pointPolygonTest(contour, tuple(map(float, self.xy[i])), True)
+                    for i in range(R.N_MESH)
+                ]
+            )
+
+        corners = set(self._CORNERS)
+        d_up = depth(R.LIPS_UPPER_OUTER, R.LIPS_UPPER_INNER)
+        d_lo = depth(R.LIPS_LOWER_OUTER, R.LIPS_LOWER_INNER)
+        tol = 0.02 * self.iod
+        up = {i for i in range(R.N_MESH) if d_up[i] > -tol and d_up[i] >= d_lo[i]}
+        lo = {i for i in range(R.N_MESH) if d_lo[i] > -tol and d_lo[i] > d_up[i]}
+        up = (up | set(R.LIPS_UPPER_OUTER + R.LIPS_UPPER_INNER)) - corners
+        lo = (lo | set(R.LIPS_LOWER_OUTER + R.LIPS_LOWER_INNER)) - corners
+        self._UPPER = tuple(sorted(up - set(R.LIPS_LOWER_OUTER + R.LIPS_LOWER_INNER)))
+        self._LOWER = tuple(sorted(lo - set(R.LIPS_UPPER_OUTER + R.LIPS_UPPER_INNER)))
+        self._CORNERS = tuple(sorted(corners))
 
     def _upper_face(self) -> np.ndarray:
         """Landmarks clearly above the mouth (nose, eyes, forehead): anchors for mouth fields."""
@@ -133,15 +169,22 @@ class FaceDeformer:
         prof = self._lip_profile(self._LOWER)
         for i, p in zip(self._LOWER, prof):
             driven[i] = self._to_image(np.zeros(1), np.array([JAW_MAX * p]))[0]
+        corner_drop = 0.22 * JAW_MAX
         for i in self._CORNERS:
-            driven[i] = self._to_image(np.zeros(1), np.array([JAW_MAX * 0.3]))[0]
+            driven[i] = self._to_image(np.zeros(1), np.array([corner_drop]))[0]
+        # The upper lip near the corners is pulled down a little with them.
+        corner_xy = self.xy[[61, 291]]
+        for i in self._UPPER:
+            d = np.linalg.norm(corner_xy - self.xy[i], axis=1).min() / self.iod
+            pull = corner_drop * max(0.0, 1.0 - d / 0.22) ** 2
+            driven[i] = self._to_image(np.zeros(1), np.array([pull]))[0]
         # The chin and the jaw line drop with the jaw, less toward the ears.
         ids = np.arange(R.N_MESH)
-        chin = ids[(self.v[: R.N_MESH] > 0.42)]
+        below_lip = float(self.v[17]) + 0.03  # everything under the lower lip's outer edge
+        chin = [i for i in ids[(self.v[: R.N_MESH] > below_lip)] if i not in self._LOWER]
         for i in chin:
-            fall = np.clip(1 - (self.u[i] / 1.15) ** 2, 0.08, 1.0) * _smooth(
-                (self.v[i] - 0.2) / 0.5
-            )
+            # The jaw turns about the ears: the chin travels almost as far as the lower lip.
+            fall = np.clip(1 - (self.u[i] / 1.15) ** 2, 0.08, 1.0)
             driven[int(i)] = self._to_image(np.zeros(1), np.array([JAW_MAX * 0.95 * fall]))[0]
         self._anchors(self._UPPER, driven)
         self._anchors(self._upper_face(), driven)
@@ -199,6 +242,14 @@ class FaceDeformer:
                 wgt = 0.25 + 0.75 * wgt
                 for i in (a, b):
                     driven[i] = self._to_image(np.zeros(1), np.array([-BROW_MAX * wgt]))[0]
+        # Skin points hugging the brow ride with their nearest brow point.
+        brow_ids = np.array(list(driven.keys()))
+        for i in range(R.N_MESH):
+            if i in driven:
+                continue
+            d = np.linalg.norm(self.xy[brow_ids] - self.xy[i], axis=1) / self.iod
+            if d.min() < 0.07:
+                driven[i] = driven[int(brow_ids[np.argmin(d)])].copy()
         self._anchors(R.RIGHT_EYE_UPPER + R.LEFT_EYE_UPPER + R.RIGHT_EYE_LOWER, driven)
         self._anchors(R.LEFT_EYE_LOWER + (R.NOSE_TIP,), driven)
         return self._propagate(driven, radius=0.55)
@@ -294,6 +345,15 @@ class FaceDeformer:
         dst[self.mesh.fixed] = self.xy[self.mesh.fixed]
         depth = moved[:, 2]
         return dst, depth
+
+
+def _neighbours(triangles: np.ndarray, n: int) -> list[np.ndarray]:
+    sets: list[set[int]] = [set() for _ in range(n)]
+    for a, b, c in triangles:
+        sets[a].update((b, c))
+        sets[b].update((a, c))
+        sets[c].update((a, b))
+    return [np.array(sorted(s), dtype=np.int64) for s in sets]
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:

@@ -31,6 +31,14 @@ class FaceMesh:
     triangles: np.ndarray  # (K, 3) int
     n_landmarks: int  # vertices [0, n_landmarks) are the face landmarks (0..477)
     fixed: np.ndarray  # (N,) bool, border vertices that never move
+    mid_upper: np.ndarray  # vertex ids of the mouth mid-line that follows the upper lip
+    mid_lower: np.ndarray  # ... and the copy that follows the lower lip
+
+    @property
+    def mouth_opening(self) -> np.ndarray:
+        """Closed contour of the newly opened part of the mouth (between the mid-lines)."""
+        a, b = R.LIPS_UPPER_INNER[0], R.LIPS_UPPER_INNER[-1]
+        return np.array([a, *self.mid_upper, b, *self.mid_lower[::-1]], dtype=np.int64)
 
 
 def build_mesh(landmarks: np.ndarray, region_size: tuple[int, int]) -> FaceMesh:
@@ -59,14 +67,26 @@ def build_mesh(landmarks: np.ndarray, region_size: tuple[int, int]) -> FaceMesh:
     border = _border_points(w, h, step=max(24.0, min(w, h) / 10))
 
     n_lm = lm.shape[0]
-    vertices = np.concatenate([xy, *ring_pts, border])
-    depth = np.concatenate([lm[:, 2], *ring_z, np.full(len(border), z_back - face_width)])
-    rigid = np.concatenate([np.ones(n_lm), *ring_w, np.zeros(len(border))])
+    # The mouth hole gets a mid-line, doubled: one copy rides with the upper lip, one with
+    # the lower.  Whatever the photo shows between the lips (teeth of a smile) splits
+    # with them, and the new gap between the copies is where the interior is drawn.
+    up = list(R.LIPS_UPPER_INNER[1:-1])
+    lo = list(R.LIPS_LOWER_INNER[1:-1])
+    mid_xy = (xy[up] + xy[lo]) / 2
+    mid_z = (lm[up, 2] + lm[lo, 2]) / 2
+    n_mid = len(up)
+    mid_upper = np.arange(n_lm, n_lm + n_mid)
+    mid_lower = np.arange(n_lm + n_mid, n_lm + 2 * n_mid)
+    vertices = np.concatenate([xy, mid_xy, mid_xy, *ring_pts, border])
+    depth = np.concatenate(
+        [lm[:, 2], mid_z, mid_z, *ring_z, np.full(len(border), z_back - face_width)]
+    )
+    rigid = np.concatenate([np.ones(n_lm + 2 * n_mid), *ring_w, np.zeros(len(border))])
     fixed = np.zeros(len(vertices), bool)
     fixed[-len(border) :] = True
 
-    triangles = _triangulate(vertices, n_lm, (w, h))
-    return FaceMesh(vertices, depth, rigid, triangles, n_lm, fixed)
+    triangles = _triangulate(vertices, n_lm, (w, h), mid_upper, mid_lower)
+    return FaceMesh(vertices, depth, rigid, triangles, n_lm, fixed, mid_upper, mid_lower)
 
 
 def _face_centre(xy: np.ndarray) -> np.ndarray:
@@ -108,13 +128,23 @@ def _fan_triangles(contour: np.ndarray, hub: int) -> list[tuple[int, int, int]]:
     return [(ring[i], ring[(i + 1) % len(ring)], hub) for i in range(len(ring))]
 
 
-def _triangulate(vertices: np.ndarray, n_lm: int, size: tuple[int, int]) -> np.ndarray:
+def _triangulate(
+    vertices: np.ndarray, n_lm: int, size: tuple[int, int], mid_upper, mid_lower
+) -> np.ndarray:
     xy = vertices[:n_lm]
     face = [tuple(t) for t in R.mesh_triangles()]
-    mouth = _strip_triangles(R.LIPS_UPPER_INNER, R.LIPS_LOWER_INNER)
+    a, b = R.LIPS_UPPER_INNER[0], R.LIPS_UPPER_INNER[-1]
+    line_up = (a, *(int(i) for i in mid_upper), b)
+    line_lo = (a, *(int(i) for i in mid_lower), b)
+    mouth = (
+        _strip_triangles(R.LIPS_UPPER_INNER, line_up)
+        + _strip_triangles(line_up, line_lo)
+        + _strip_triangles(line_lo, R.LIPS_LOWER_INNER)
+    )
     eyes = _fan_triangles(R.RIGHT_EYE_CONTOUR, 468) + _fan_triangles(R.LEFT_EYE_CONTOUR, 473)
     # Outside the face: Delaunay over the oval and everything beyond it.
-    outer_idx = np.array(list(R.FACE_OVAL) + list(range(n_lm, len(vertices))))
+    first_ring = int(mid_lower[-1]) + 1
+    outer_idx = np.array(list(R.FACE_OVAL) + list(range(first_ring, len(vertices))))
     dt = Delaunay(vertices[outer_idx])
     oval_poly = xy[list(R.FACE_OVAL)]
     cand = outer_idx[dt.simplices]

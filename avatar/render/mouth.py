@@ -16,8 +16,14 @@ SHIFT = 3  # sub-pixel bits for polygon drawing
 
 
 class MouthInterior:
-    def __init__(self, image: np.ndarray, xy: np.ndarray, iod: float):
+    def __init__(self, image: np.ndarray, xy: np.ndarray, iod: float, mesh):
         self.iod = iod
+        self.opening = mesh.mouth_opening
+        self.mid_upper = mesh.mid_upper
+        self.mid_lower = mesh.mid_lower
+        src_gap = float(np.max(xy[list(R.LIPS_LOWER_INNER), 1] - xy[list(R.LIPS_UPPER_INNER), 1]))
+        # A photo that already shows its teeth keeps them (they travel with the lips).
+        self.synthetic_teeth = src_gap < 0.05 * iod
         self.lip = _mean_in(image, [xy[list(R.MOUTH_OUTER_CONTOUR)]], [xy[R.MOUTH_INNER_CONTOUR]])
         cheeks = [
             _disc(xy[205], 0.12 * iod),
@@ -27,14 +33,15 @@ class MouthInterior:
         lum = float(self.skin @ np.array([0.299, 0.587, 0.114]))
         light = float(np.clip(lum / 165.0, 0.55, 1.08))
         self.teeth = np.array([238.0, 232.0, 220.0]) * light
-        self.cavity = np.clip(self.lip * 0.18 + 6, 0, 255)
+        self.cavity = np.clip(self.lip * 0.3 + 4, 0, 255)
         self.tongue = np.clip(self.lip * 0.62 + np.array([28.0, 8.0, 10.0]) * light, 0, 255)
         self.max_gap = 0.36 * iod
 
     def draw(self, patch: np.ndarray, dst: np.ndarray) -> None:
-        inner = dst[R.MOUTH_INNER_CONTOUR]
-        upper = dst[list(R.LIPS_UPPER_INNER)]
-        lower = dst[list(R.LIPS_LOWER_INNER)]
+        inner = dst[self.opening]
+        a, b = R.LIPS_UPPER_INNER[0], R.LIPS_UPPER_INNER[-1]
+        upper = dst[[a, *self.mid_upper, b]]
+        lower = dst[[a, *self.mid_lower, b]]
         gap = float(np.max(lower[3:8, 1] - upper[3:8, 1]))
         if gap < 0.8:
             return
@@ -78,9 +85,10 @@ class MouthInterior:
             tongue = self.tongue * (0.7 + 0.3 * (1 - depth[..., None]))
             layer = layer * (1 - ta) + tongue * ta
 
-        self._teeth(layer, upper, off, gap, width, cx, down=True)
-        if openness > 0.42:
-            self._teeth(layer, lower, off, gap * (openness - 0.42) / 0.58, width, cx, down=False)
+        if self.synthetic_teeth:
+            self._teeth(layer, upper, off, gap, width, cx, down=True)
+        if self.synthetic_teeth and openness > 0.5:
+            self._teeth(layer, lower, off, gap * (openness - 0.5) / 0.5, width, cx, down=False)
 
         roi = patch[y0:y1, x0:x1].astype(np.float32)
         a = alpha[..., None]
@@ -104,7 +112,7 @@ class MouthInterior:
         a = cv2.GaussianBlur(m, (0, 0), 0.7).astype(np.float32)[..., None] / 255.0
         xs = (np.arange(layer.shape[1], dtype=np.float32) + off[0] - cx) / (0.5 * width)
         side = np.clip(1 - 0.55 * xs**2, 0.3, 1)[None, :, None]  # teeth darken toward the corners
-        teeth = self.teeth * (0.72 if not down else 1.0) * side
+        teeth = self.teeth * (0.85 if not down else 1.0) * side
         layer[:] = layer * (1 - a) + teeth * a
 
 

@@ -90,6 +90,12 @@ class TriangleWarper:
         if mx.shape != (h, w):
             mx = cv2.resize(mx, (w, h), interpolation=cv2.INTER_LINEAR)
             my = cv2.resize(my, (w, h), interpolation=cv2.INTER_LINEAR)
+            # The region's edge is pinned to the photo; resampling must not shift it.
+            ox, oy = self.offset
+            mx[:, 0], mx[:, -1] = ox, ox + w - 1
+            my[0, :], my[-1, :] = oy, oy + h - 1
+            mx[0, :] = mx[-1, :] = np.arange(w, dtype=np.float32) + np.float32(ox)
+            my[:, 0] = my[:, -1] = np.arange(h, dtype=np.float32) + np.float32(oy)
         if self.fine is not None:
             x0, y0, x1, y1 = self.fine_box
             lo = tri_dst.min(1)

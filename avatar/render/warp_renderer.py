@@ -48,8 +48,11 @@ class WarpRenderer:
         # Turned heads get less rotation: the hidden side has no pixels to show.
         turn = max(0.35, 1.0 - abs(rig.yaw) / 55.0)
         self.deformer = FaceDeformer(self.mesh, max_yaw=20.0 * turn, max_pitch=14.0 * turn)
-        core = rlm[list(R.RIGHT_BROW + R.LEFT_BROW + R.LIPS_LOWER_OUTER), :2]
-        pad = 0.12 * face_width
+        # Exact (full-resolution) map where lids meet and lips part: brows down to the chin,
+        # plus the jaw's travel.
+        core = rlm[list(R.RIGHT_BROW + R.LEFT_BROW + (R.CHIN,)), :2]
+        pad = 0.1 * face_width
+        core = np.vstack([core, core[-1] + [0, 0.5 * face_width]])
         fine_box = (
             *np.floor(core.min(0) - pad).astype(int),
             *np.ceil(core.max(0) + pad).astype(int),
@@ -62,9 +65,9 @@ class WarpRenderer:
             fine_box=fine_box,
             grid_max=grid_max,
         )
-        n_interior = _interior_mask(self.mesh.triangles, self.mesh.n_landmarks)
+        n_interior = _interior_mask(self.mesh)
         self._bias = np.where(n_interior, INTERIOR_BIAS, 0.0)
-        self.mouth = MouthInterior(canvas[y0:y1, x0:x1], rlm[:, :2], self.deformer.iod)
+        self.mouth = MouthInterior(canvas[y0:y1, x0:x1], rlm[:, :2], self.deformer.iod, self.mesh)
         self._buffer = canvas.copy()
 
     @property
@@ -87,11 +90,12 @@ class WarpRenderer:
         return self._buffer
 
 
-def _interior_mask(triangles: np.ndarray, n_landmarks: int) -> np.ndarray:
+def _interior_mask(mesh) -> np.ndarray:
+    """Triangles inside the eye and mouth holes."""
     holes = set(R.LIPS_UPPER_INNER + R.LIPS_LOWER_INNER) | {468, 473}
     holes |= set(R.RIGHT_EYE_CONTOUR.tolist()) | set(R.LEFT_EYE_CONTOUR.tolist())
-    inside = np.array([all(int(v) in holes for v in t) for t in triangles])
-    return inside
+    holes |= set(mesh.mid_upper.tolist()) | set(mesh.mid_lower.tolist())
+    return np.array([all(int(v) in holes for v in t) for t in mesh.triangles])
 
 
 def _frame(rig: FaceRig, size: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -270,7 +270,8 @@ def _decoder(kind: str):
             **common,
         )
     else:
-        dec = Decoder(lm=None, dict=str(md / "cmudict-en-us.dict"), **common)
+        # bestpath off: its rescoring can hand the state aligner impossible phone durations
+        dec = Decoder(lm=None, dict=str(md / "cmudict-en-us.dict"), bestpath=False, **common)
     _decoders[kind] = dec
     return dec
 
@@ -490,7 +491,7 @@ def _align(x: np.ndarray, transcript: str, lang: str) -> VisemeTrack | None:
     duration = len(x) / 16000.0
     with _lock:
         dec = _decoder("align")
-        for w in set(words):
+        for w in sorted(set(words)):
             if dec.lookup_word(w) is None:
                 dec.add_word(w, guess_pronunciation(w), True)
         dec.set_align_text(" ".join(words))
@@ -500,32 +501,53 @@ def _align(x: np.ndarray, transcript: str, lang: str) -> VisemeTrack | None:
         dec.end_utt()
         if dec.hyp() is None:
             return None
+        words = [(w.word, w.start_frame, w.end_frame + 1) for w in dec.seg()]
         dec.set_alignment()
         dec.start_utt()
         dec.process_raw(pcm, full_utt=True)
-        dec.end_utt()
-        al = dec.get_alignment()
-        if al is None:
-            return None
-        segs: list[PhoneSegment] = []
-        for w in al:
-            wname = re.sub(r"\(\d+\)$", "", w.name)
-            for p in w:
-                name = p.name.upper()
-                if name not in ARPABET:
-                    name = SILENCE if name == SILENCE or wname.startswith("<") else "+NSN+"
-                start = p.start / FRAME_RATE
-                end = (p.start + p.duration) / FRAME_RATE
-                segs.append(
-                    PhoneSegment(
-                        name,
-                        start,
-                        end,
-                        label=p.name,
-                        word=None if wname.startswith("<") else wname,
-                    )
-                )
+        try:
+            dec.end_utt()
+            al = dec.get_alignment()
+        except RuntimeError:
+            al = None
+        if al is not None:
+            segs = _segments_from_alignment(al)
+        else:  # phone-level pass failed: spread each word's phones over its span
+            log.warning("phone alignment failed; using word timings")
+            segs = _segments_from_words(dec, words)
     segs = _tidy(segs, duration)
     if not any(not s.is_silence for s in segs):
         return None
     return VisemeTrack(segs, "alignment", lang, duration, confidence=1.0)
+
+
+def _segments_from_alignment(al) -> list[PhoneSegment]:
+    segs: list[PhoneSegment] = []
+    for w in al:
+        wname = re.sub(r"\(\d+\)$", "", w.name)
+        filler = wname.startswith("<") or wname.startswith("[")
+        for p in w:
+            name = p.name.upper()
+            if name not in ARPABET:
+                name = SILENCE if name == SILENCE or filler else "+NSN+"
+            start = p.start / FRAME_RATE
+            end = (p.start + p.duration) / FRAME_RATE
+            segs.append(
+                PhoneSegment(name, start, end, label=p.name, word=None if filler else wname)
+            )
+    return segs
+
+
+def _segments_from_words(dec, words: list[tuple[str, int, int]]) -> list[PhoneSegment]:
+    segs: list[PhoneSegment] = []
+    for word, a, b in words:
+        wname = re.sub(r"\(\d+\)$", "", word)
+        pron = None if wname.startswith("<") else dec.lookup_word(word)
+        phones = pron.split() if pron else [SILENCE]
+        step = (b - a) / len(phones)
+        for i, ph in enumerate(phones):
+            ph = ph.upper() if ph.upper() in ARPABET else SILENCE
+            start = (a + i * step) / FRAME_RATE
+            end = (a + (i + 1) * step) / FRAME_RATE
+            segs.append(PhoneSegment(ph, start, end, word=None if ph == SILENCE else wname))
+    return segs
