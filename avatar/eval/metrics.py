@@ -566,8 +566,8 @@ def evaluate_video(
     meter = _BackgroundMeter(_load_source(source_image)) if source_image is not None else None
     track = track_video(video_path, max_side=max_side, on_frame=meter)
     n, fps = track.n_frames, track.fps
-    if n == 0 or fps <= 0:
-        raise EvalError(f"The video {video_path} has no frames to evaluate.")
+    if n < 2 or fps <= 0:
+        raise EvalError(f"The file {video_path} has no moving frames to evaluate (not a video).")
     report = EvalReport(
         video=str(video_path),
         n_frames=n,

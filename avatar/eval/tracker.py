@@ -174,7 +174,7 @@ def rotation_to_angles(rot: np.ndarray) -> tuple[float, float, float]:
     cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
     # Undo yaw then pitch, leaving the pure in-plane roll.
     r_yaw = np.array([[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]])
-    r_pitch = np.array([[1.0, 0.0, 0.0], [0.0, cp, sp], [0.0, -sp, cp]])
+    r_pitch = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
     rest = (r_yaw @ r_pitch).T @ rot
     roll = math.atan2(rest[1, 0], rest[0, 0])
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
@@ -297,13 +297,15 @@ def track_video(
     wh = np.array([width, height], np.float64)
 
     mesh = _new_face_mesh()
-    t0 = time.perf_counter()
+    t1 = time.perf_counter()  # reset after the first frame, which loads the models
     try:
         for index, raw in enumerate(gen):
             if max_frames is not None and index >= max_frames:
                 break
             if len(raw) != frame_bytes:
                 break
+            if index == 1:
+                t1 = time.perf_counter()
             frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
             inp = frame if scale >= 1.0 else cv2.resize(frame, small, interpolation=cv2.INTER_AREA)
             result = mesh.process(inp)
@@ -344,7 +346,7 @@ def track_video(
     finally:
         gen.close()
         mesh.close()
-    elapsed = time.perf_counter() - t0
+    elapsed = time.perf_counter() - t1
     n = len(rows["found"])
     ypr = np.asarray(rows["ypr"], np.float64).reshape(n, 3)
     k = len(STABLE_IDS)
@@ -365,7 +367,7 @@ def track_video(
         interocular=np.asarray(rows["io"], np.float64),
         stable=np.asarray(stable, np.float32).reshape(n, k, 2),
         stable_fit=np.asarray(stable_fit, np.float32).reshape(n, k, 2),
-        processing_fps=n / elapsed if elapsed > 0 else float("nan"),
+        processing_fps=(n - 1) / elapsed if n > 1 and elapsed > 0 else float("nan"),
     )
 
 

@@ -96,7 +96,7 @@ def _head_motion(features, speaking, fps, n, rng, amount: float) -> dict[str, np
         "roll": ROLL_STD * gain * roll + 0.25 * yaw,
     }
     # Emphasis turns the head slightly toward the side it is already on.
-    out["yaw"] += 0.6 * nods * np.sign(out["yaw"] + 1e-6)
+    out["yaw"] += 0.6 * nods * np.tanh(out["yaw"] / YAW_STD)
     out = {k: amount * gaussian_filter1d(v, 1.2) for k, v in out.items()}
     out["tx"] = 0.012 * out["yaw"] / YAW_STD
     out["ty"] = 0.008 * out["pitch"] / PITCH_STD
@@ -115,8 +115,9 @@ def _nods(features: AudioFeatures, speaking: np.ndarray, fps: float, n: int) -> 
     track = np.zeros(n)
     for p, prom in zip(peaks, props["prominences"]):
         track[p] += min(1.0, prom / 0.6)
-    # A nod leads the stressed syllable slightly and lasts ~0.35 s.
-    track = np.roll(gaussian_filter1d(track, 0.09 * fps) * (0.09 * fps) * 2.5, -int(0.04 * fps))
+    # A nod leads the stressed syllable slightly and lasts about half a second.
+    width = 0.15 * fps
+    track = np.roll(gaussian_filter1d(track, width) * width * 2.5, -int(0.06 * fps))
     return np.clip(track, 0, 1.5)
 
 
