@@ -30,6 +30,8 @@ _YIN_ACCEPT = 0.35
 _BLOCK = 4096  # analysis frames per vectorised block (bounds memory on long audio)
 _WORKERS = 2  # FFT threads; the target machine has two cores
 _LPC_ORDER = 8  # at 8 kHz: four resonances, enough for F1 and F2
+N_MELS = 24
+N_MFCC = 13
 
 
 @dataclass
@@ -59,6 +61,7 @@ class AudioFeatures:
     low_frac: np.ndarray
     floor_db: float = -100.0
     peak_db: float = 0.0
+    mfcc: np.ndarray | None = None  # (n, N_MFCC) cepstra, 100 Hz analysis only
     hires: AudioFeatures | None = None
 
     @property
@@ -121,7 +124,7 @@ def _analyse_hop(x: np.ndarray, sr: int) -> AudioFeatures:
 
     active = rms_db > floor_db + 6.0
     f1, f2 = _formants(x8, 8000, n, active & (energy > 0.15) & (f0 > 0))
-    centroid, low_frac = _spectral_shape(x, sr, n)
+    centroid, low_frac, mfcc = _spectral_shape(x, sr, n)
 
     voiced = _vad(rms_db, floor_db, peak_db, f0 > 0)
     speaking = _speaking(voiced, HOP_RATE)
@@ -142,6 +145,7 @@ def _analyse_hop(x: np.ndarray, sr: int) -> AudioFeatures:
         low_frac=low_frac.astype(np.float32),
         floor_db=float(floor_db),
         peak_db=float(peak_db),
+        mfcc=mfcc,
     )
 
 
@@ -301,16 +305,40 @@ def _levinson(r: np.ndarray, order: int) -> np.ndarray:
     return a
 
 
-def _spectral_shape(x: np.ndarray, sr: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Spectral centroid (Hz) and fraction of power below 1 kHz, per hop."""
+def _mel_matrix(sr: int, nfft: int, n_mels: int, fmin: float = 100.0, fmax: float = 7000.0):
+    """Triangular mel filterbank (n_fft_bins, n_mels)."""
+
+    def mel(f):
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    def hz(m):
+        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
+
+    freqs = np.fft.rfftfreq(nfft, 1.0 / sr)
+    pts = hz(np.linspace(mel(fmin), mel(fmax), n_mels + 2))
+    fb = np.zeros((freqs.size, n_mels), np.float32)
+    for m in range(n_mels):
+        lo, c, hi = pts[m], pts[m + 1], pts[m + 2]
+        up = (freqs - lo) / (c - lo)
+        down = (hi - freqs) / (hi - c)
+        fb[:, m] = np.clip(np.minimum(up, down), 0.0, None)
+    return fb
+
+
+def _spectral_shape(x: np.ndarray, sr: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spectral centroid (Hz), fraction of power below 1 kHz and MFCCs, per hop."""
     hop = sr // 100
     w = int(0.025 * sr)
     nfft = 512
     win = np.hanning(w).astype(np.float32)
     freqs = np.fft.rfftfreq(nfft, 1.0 / sr)
     low = freqs < 1000.0
+    fb = _mel_matrix(sr, nfft, N_MELS)
+    dct = np.cos(np.pi / N_MELS * (np.arange(N_MELS)[None, :] + 0.5) * np.arange(N_MFCC)[:, None])
+    dct = (dct * np.sqrt(2.0 / N_MELS)).astype(np.float32).T
     cen = np.zeros(n)
     lowf = np.zeros(n)
+    mfcc = np.zeros((n, N_MFCC), np.float32)
     allf = _frames(x, n, w, hop, hop // 2 - w // 2)
     for b0 in range(0, n, _BLOCK):
         b1 = min(n, b0 + _BLOCK)
@@ -320,7 +348,8 @@ def _spectral_shape(x: np.ndarray, sr: int, n: int) -> tuple[np.ndarray, np.ndar
         tot = p.sum(axis=1) + 1e-12
         cen[b0:b1] = (p @ freqs) / tot
         lowf[b0:b1] = p[:, low].sum(axis=1) / tot
-    return cen, lowf
+        mfcc[b0:b1] = np.log(p @ fb + 1e-9) @ dct
+    return cen, lowf, mfcc
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -127,6 +127,7 @@ class FaceTrack:
     stable_fit: np.ndarray
     processing_fps: float = float("nan")
     stable_ids: tuple[int, ...] = field(default=STABLE_IDS)
+    face_height: np.ndarray | None = None  # landmark-box height in pixels (SyncNet crop)
 
     @property
     def n_frames(self) -> int:
@@ -289,7 +290,7 @@ def track_video(
     n_pose = len(_POSE_IDS)
 
     rows: dict[str, list] = {
-        k: [] for k in ("found", "mouth", "jaw", "earl", "earr", "ypr", "center", "fw", "io")
+        k: [] for k in ("found", "mouth", "jaw", "earl", "earr", "ypr", "center", "fw", "fh", "io")
     }
     stable: list[np.ndarray] = []
     stable_fit: list[np.ndarray] = []
@@ -313,7 +314,7 @@ def track_video(
             if not faces:
                 pose.reset()
                 rows["found"].append(False)
-                for k in ("mouth", "jaw", "earl", "earr", "fw", "io"):
+                for k in ("mouth", "jaw", "earl", "earr", "fw", "fh", "io"):
                     rows[k].append(np.nan)
                 rows["ypr"].append((np.nan, np.nan, np.nan))
                 rows["center"].append((np.nan, np.nan))
@@ -338,6 +339,7 @@ def track_video(
             rows["ypr"].append(angles)
             rows["center"].append(center)
             rows["fw"].append(fw)
+            rows["fh"].append(float(hi[1] - lo[1]))
             rows["io"].append(io)
             stable.append(p[_POSE_IDS[_STABLE_POS]].astype(np.float32))
             stable_fit.append(proj[_STABLE_POS].astype(np.float32) if len(proj) == n_pose else nan2)
@@ -368,6 +370,7 @@ def track_video(
         stable=np.asarray(stable, np.float32).reshape(n, k, 2),
         stable_fit=np.asarray(stable_fit, np.float32).reshape(n, k, 2),
         processing_fps=(n - 1) / elapsed if n > 1 and elapsed > 0 else float("nan"),
+        face_height=np.asarray(rows["fh"], np.float64),
     )
 
 

@@ -18,7 +18,7 @@ from avatar.motion.types import CHANNEL_INDEX
 from avatar.render.mesh import FaceMesh
 
 # Amplitudes in units of the inter-ocular distance (outer eye corners).
-JAW_MAX = 0.36
+JAW_MAX = 0.27
 LIP_RAISE_MAX = 0.06
 LIP_DEPRESS_MAX = 0.06
 SPREAD_MAX = 0.07

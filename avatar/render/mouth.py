@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from avatar.face import regions as R
+from avatar.render.deform import JAW_MAX
 
 SHIFT = 3  # sub-pixel bits for polygon drawing
 
@@ -33,9 +34,12 @@ class MouthInterior:
         lum = float(self.skin @ np.array([0.299, 0.587, 0.114]))
         light = float(np.clip(lum / 165.0, 0.55, 1.08))
         self.teeth = np.array([238.0, 232.0, 220.0]) * light
-        self.cavity = np.clip(self.lip * 0.3 + 4, 0, 255)
+        # A dark, warm cavity: mostly shadow, a little of the lip colour.
+        self.cavity = np.clip(
+            0.5 * self.lip * 0.25 + 0.5 * np.array([48.0, 20.0, 16.0]) * light, 0, 255
+        )
         self.tongue = np.clip(self.lip * 0.62 + np.array([28.0, 8.0, 10.0]) * light, 0, 255)
-        self.max_gap = 0.36 * iod
+        self.max_gap = JAW_MAX * iod
 
     def draw(self, patch: np.ndarray, dst: np.ndarray) -> None:
         inner = dst[self.opening]

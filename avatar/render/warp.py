@@ -85,7 +85,21 @@ class TriangleWarper:
         tri_dst = np.asarray(dst_vertices, np.float64)[self.tris]  # (K, 3, 2)
         coef, ok = self._affine(tri_dst)
         order = order[ok[order]]
-        mx, my = self.coarse.evaluate(tri_dst, order, coef, self.grid_scale, (0.0, 0.0))
+        lo = tri_dst.min(1)
+        hi = tri_dst.max(1)
+        coarse_order = order
+        if self.fine is not None:
+            # Triangles wholly inside the exact box need no coarse pass: it is overwritten.
+            x0, y0, x1, y1 = self.fine_box
+            m = 2.0 / self.grid_scale  # keep a margin for the upsampling filter
+            inside = (
+                (lo[:, 0] > x0 + m)
+                & (hi[:, 0] < x1 - m)
+                & (lo[:, 1] > y0 + m)
+                & (hi[:, 1] < y1 - m)
+            )
+            coarse_order = order[~inside[order]]
+        mx, my = self.coarse.evaluate(tri_dst, coarse_order, coef, self.grid_scale, (0.0, 0.0))
         w, h = self.size
         if mx.shape != (h, w):
             mx = cv2.resize(mx, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -98,8 +112,6 @@ class TriangleWarper:
             my[:, 0] = my[:, -1] = np.arange(h, dtype=np.float32) + np.float32(oy)
         if self.fine is not None:
             x0, y0, x1, y1 = self.fine_box
-            lo = tri_dst.min(1)
-            hi = tri_dst.max(1)
             touches = (hi[:, 0] >= x0) & (lo[:, 0] < x1) & (hi[:, 1] >= y0) & (lo[:, 1] < y1)
             fx, fy = self.fine.evaluate(tri_dst, order[touches[order]], coef, 1.0, (x0, y0))
             mx[y0:y1, x0:x1] = fx
@@ -123,8 +135,9 @@ class _Grid:
         shifted = tri_dst - np.asarray(origin, np.float64)
         pts = np.round((shifted + 0.5) * scale * one - 0.5 * one).astype(np.int32)
         fill = cv2.fillConvexPoly
-        for k in order:
-            fill(ids, pts[k], int(k), cv2.LINE_8, SUBPIXEL_BITS)
+        line, bits = cv2.LINE_8, SUBPIXEL_BITS
+        for poly, k in zip(list(pts[order]), order.tolist(), strict=True):
+            fill(ids, poly, k, line, bits)
         g = [np.take(c, ids) for c in coef]
         mx = g[0] * self.gx + g[1] * self.gy + g[2]
         my = g[3] * self.gx + g[4] * self.gy + g[5]
