@@ -1,4 +1,4 @@
-"""`avatar` command line: generate | eval | bench."""
+"""`avatar` command line: generate | eval | eval-suite | weights | bench."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ EPILOG = "Every command prints one clear sentence and exits non-zero on bad inpu
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--image", required=True, help="portrait photo (jpg, png, webp, ...)")
+    p.add_argument("--image", default=None, help="portrait photo (jpg, png, webp, ...)")
+    p.add_argument(
+        "--video",
+        default=None,
+        help="dub this video instead of animating a photo (re-syncs its mouth with Wav2Lip)",
+    )
     p.add_argument(
         "--audio", required=True, help="voice-over (wav, mp3, m4a, ogg, flac, or a video)"
     )
@@ -37,6 +42,18 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-audio-minutes", type=float, default=10.0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--refine",
+        choices=["wav2lip", "wav2lip_gan"],
+        default=None,
+        help="Wav2Lip mouth refinement (downloaded weights, non-commercial licence)",
+    )
+    p.add_argument(
+        "--wav2lip-checkpoint",
+        default=None,
+        metavar="PATH",
+        help="a local Wav2Lip .pth file instead of the download (implies --refine wav2lip)",
+    )
 
 
 def _settings_from(args: argparse.Namespace):
@@ -55,20 +72,33 @@ def _settings_from(args: argparse.Namespace):
         preset=args.preset,
         max_audio_seconds=args.max_audio_minutes * 60.0,
         overwrite=args.overwrite,
+        refine=getattr(args, "refine", None),
+        wav2lip_checkpoint=getattr(args, "wav2lip_checkpoint", None),
     )
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipelines import STAGE_LABELS, STAGES, TalkingPortraitPipeline
+    from pipelines import STAGE_LABELS, TalkingPortraitPipeline, stages_for
 
+    if (args.image is None) == (getattr(args, "video", None) is None):
+        raise AvatarError("Give either a portrait with --image or a video to dub with --video.")
     settings = _settings_from(args)
     if Path(args.output).exists() and not args.overwrite:
         raise AvatarError(f"{args.output} already exists; pass --overwrite to replace it.")
-    bar = _StageBar(STAGES, STAGE_LABELS, disable=args.quiet)
-    try:
-        result = TalkingPortraitPipeline()(
+    if args.video is not None:
+        from pipelines.dubbing import DUB_STAGE_LABELS, DUB_STAGES, DubbingPipeline
+
+        bar = _StageBar(DUB_STAGES, DUB_STAGE_LABELS, disable=args.quiet)
+        run = lambda: DubbingPipeline()(  # noqa: E731
+            args.video, args.audio, settings, output=args.output, progress=bar.update
+        )
+    else:
+        bar = _StageBar(stages_for(settings), STAGE_LABELS, disable=args.quiet)
+        run = lambda: TalkingPortraitPipeline()(  # noqa: E731
             args.image, args.audio, settings, output=args.output, progress=bar.update
         )
+    try:
+        result = run()
     finally:
         bar.close()
     for notice in result.notices:
@@ -112,12 +142,91 @@ class _StageBar:
 def cmd_eval(args: argparse.Namespace) -> int:
     from avatar.eval import evaluate_video
 
-    report = evaluate_video(args.video, audio_path=args.audio, source_image=args.source)
+    videos = ([args.video] if args.video else []) + list(args.compare or [])
+    if not videos:
+        raise AvatarError("Name a video to evaluate: avatar eval VIDEO [--compare OTHER].")
+    if len(videos) > 2:
+        raise AvatarError("--compare puts two videos side by side: give exactly two.")
+    reports = [
+        evaluate_video(
+            v,
+            audio_path=args.audio,
+            source_image=args.source,
+            syncnet_weights=args.syncnet_weights,
+            download_weights=args.lse,
+            lse=not args.no_lse,
+        )
+        for v in videos
+    ]
+    if args.report:
+        from avatar.eval.report import write_report
+
+        path = write_report(reports, args.report)
+        print(f"wrote {path}", file=sys.stderr)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=float))
+        data = [r.to_dict() for r in reports]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=2, default=float))
     else:
-        print(report.format_table())
+        print("\n\n".join(r.format_table() for r in reports))
     return 0
+
+
+def cmd_eval_suite(args: argparse.Namespace) -> int:
+    from avatar.eval.suite import run_suite
+
+    result = run_suite(
+        out_dir=args.out,
+        quick=args.quick,
+        data_dir=args.data,
+        syncnet_weights=args.syncnet_weights,
+        progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr),
+    )
+    print(result.markdown)
+    print(f"\nwrote {result.markdown_path} and {result.json_path}", file=sys.stderr)
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from avatar import weights
+
+    if args.action == "list":
+        print(f"{'name':<12} {'status':<11} {'size':<12} {'licence':<42} used by")
+        for r in weights.status():
+            state = "downloaded" if r["downloaded"] else "missing"
+            print(f"{r['name']:<12} {state:<11} {r['size']:<12} {r['license']:<42} {r['used_by']}")
+        print(f"cache: {weights.cache_dir()}")
+        return 0
+    names = args.names or (list(weights.REGISTRY) if args.action == "verify" else [])
+    if not names:
+        raise AvatarError(f"Name the weights to {args.action}: {', '.join(weights.REGISTRY)}.")
+    for name in names:
+        if args.action == "path":
+            print(weights.resolve(name))
+        elif args.action == "verify":
+            if not args.names and weights.cached_path(name) is None:
+                print(f"{name}: not downloaded")
+                continue
+            path = weights.verify(name, progress=not args.quiet)
+            print(f"{name}: ok, sha256 matches ({path})")
+        else:
+            path = weights.download(
+                name,
+                accept_license=True if args.accept_license else _ask_licence,
+                force=args.force,
+                progress=not args.quiet,
+            )
+            print(f"{name}: {path}")
+    return 0
+
+
+def _ask_licence(spec) -> bool:
+    """Show the licence; on a terminal ask, elsewhere --accept-license is needed."""
+    print(f"{spec.title} weights: {spec.filename} ({spec.size_text}) from {spec.url}")
+    print(f"Licence: {spec.license_text}")
+    if not sys.stdin.isatty():
+        return False
+    answer = input("Accept this licence and download? [y/N] ").strip().lower()
+    return answer in ("y", "yes")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -145,13 +254,53 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     ev = sub.add_parser("eval", help="measure lip sync, blinks, head motion and container facts")
-    ev.add_argument("video")
+    ev.add_argument("video", nargs="?", default=None)
+    ev.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="VIDEO",
+        default=None,
+        help="a second video to put side by side (or two: --compare A B)",
+    )
+    ev.add_argument("--report", metavar="DIR", default=None, help="write report.md + plots here")
+    ev.add_argument(
+        "--syncnet-weights",
+        metavar="PATH",
+        default=None,
+        help="syncnet_v2.model for LSE-D/LSE-C (default: the downloaded copy, if any)",
+    )
+    ev.add_argument(
+        "--lse", action="store_true", help="download the SyncNet weights if they are missing"
+    )
+    ev.add_argument("--no-lse", action="store_true", help="skip LSE-D/LSE-C")
     ev.add_argument(
         "--audio", default=None, help="audio to compare with (default: the video's own)"
     )
-    ev.add_argument("--source", default=None, help="the source portrait (for background stability)")
+    ev.add_argument(
+        "--source", default=None, help="the source portrait (background stability, identity)"
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
+
+    es = sub.add_parser(
+        "eval-suite", help="generate the fixed portrait x speech matrix and tabulate its metrics"
+    )
+    es.add_argument("--out", default="out/eval-suite", help="folder for videos and tables")
+    es.add_argument("--quick", action="store_true", help="one portrait, one clip (CI size)")
+    es.add_argument("--data", default=None, help="the shared data folder (default: ../shared/data)")
+    es.add_argument("--syncnet-weights", metavar="PATH", default=None)
+    es.add_argument("--quiet", "-q", action="store_true")
+    es.set_defaults(func=cmd_eval_suite)
+
+    we = sub.add_parser("weights", help="list, download, verify or locate downloadable weights")
+    we.add_argument("action", choices=["list", "download", "verify", "path"])
+    we.add_argument("names", nargs="*", help="registered weights, e.g. wav2lip_gan")
+    we.add_argument(
+        "--accept-license", action="store_true", help="accept the weights' licence (download)"
+    )
+    we.add_argument("--force", action="store_true", help="download again even if cached")
+    we.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    we.set_defaults(func=cmd_weights)
 
     be = sub.add_parser("bench", help="per-stage speed and memory")
     be.add_argument("--image", default=None)

@@ -35,6 +35,8 @@ class GenerationSettings:
     crf: int | None = None  # None: from the preset
     max_audio_seconds: float = 600.0
     overwrite: bool = True
+    refine: str | None = None  # None, "wav2lip" or "wav2lip_gan": the Wav2Lip mouth pass
+    wav2lip_checkpoint: str | None = None  # a local Wav2Lip file instead of the download
 
     def __post_init__(self) -> None:
         from avatar.errors import AvatarError
@@ -57,6 +59,12 @@ class GenerationSettings:
             raise AvatarError(f"Unknown renderer '{self.renderer}'; available: warp.")
         if self.max_audio_seconds <= 0:
             raise AvatarError("The maximum audio length must be positive.")
+        if self.wav2lip_checkpoint is not None and self.refine is None:
+            self.refine = "wav2lip"  # a checkpoint given is a refinement asked for
+        if self.refine is not None and self.refine not in ("wav2lip", "wav2lip_gan"):
+            raise AvatarError(
+                f"Unknown refinement '{self.refine}'; available: wav2lip, wav2lip_gan."
+            )
 
     @property
     def x264_preset(self) -> str:

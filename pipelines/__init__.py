@@ -5,6 +5,13 @@ from pipelines.talking_portrait import (
     STAGES,
     TalkingPortraitOutput,
     TalkingPortraitPipeline,
+    stages_for,
 )
 
-__all__ = ["STAGES", "STAGE_LABELS", "TalkingPortraitOutput", "TalkingPortraitPipeline"]
+__all__ = [
+    "STAGES",
+    "STAGE_LABELS",
+    "TalkingPortraitOutput",
+    "TalkingPortraitPipeline",
+    "stages_for",
+]

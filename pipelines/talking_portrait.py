@@ -39,8 +39,16 @@ STAGE_LABELS = {
     "speech": "Recognising speech sounds",
     "motion": "Planning the motion",
     "render": "Rendering and encoding",
+    "refine": "Loading the lip-sync model",
 }
 SILENCE_DBFS = -60.0
+
+
+def stages_for(settings: GenerationSettings | None = None) -> tuple[str, ...]:
+    """The stages a run with ``settings`` reports, in order ("refine" only when used)."""
+    if settings is not None and settings.refine:
+        return (*STAGES[:-1], "refine", STAGES[-1])
+    return STAGES
 
 
 @dataclass
@@ -91,6 +99,11 @@ class TalkingPortraitPipeline:
         timings: dict[str, float] = {}
         notices: list[str] = []
         t_all = time.perf_counter()
+        if s.refine:  # missing weights or PyTorch: say so before any work is done
+            from avatar.refine import checkpoint_path, require_torch
+
+            require_torch()
+            checkpoint_path(s.refine, s.wav2lip_checkpoint)
 
         def stage(name: str):
             report(name, 0.0)
@@ -134,10 +147,21 @@ class TalkingPortraitPipeline:
         timings["motion"] = time.perf_counter() - t
         report("motion", 1.0)
 
+        refiner = None
+        if s.refine:
+            t = stage("refine")
+            from avatar.refine import create_refiner
+
+            refiner = create_refiner(
+                s.refine, speech.samples, s.fps, checkpoint=s.wav2lip_checkpoint
+            )
+            timings["refine_load"] = time.perf_counter() - t
+            report("refine", 1.0)
+
         t = stage("render")
         renderer = self.renderer_cls(rig, size=s.size, grid_max=s.grid)
         metadata = {"title": "Talking portrait", "seed": str(s.seed)}
-        render_time = 0.0
+        render_time = refine_time = 0.0
         step = max(1, n_frames // 50)
         with VideoWriter(
             output,
@@ -153,11 +177,27 @@ class TalkingPortraitPipeline:
                 r0 = time.perf_counter()
                 frame = renderer.render(motion.values[i])
                 render_time += time.perf_counter() - r0
-                writer.write(frame)
+                if refiner is None:
+                    writer.write(frame)
+                else:
+                    r0 = time.perf_counter()
+                    landmarks = getattr(renderer, "last_landmarks", None)
+                    for out in refiner.push(frame, landmarks):
+                        writer.write(out)
+                    refine_time += time.perf_counter() - r0
                 if i % step == 0:
                     report("render", i / n_frames)
+            if refiner is not None:
+                r0 = time.perf_counter()
+                for out in refiner.flush():
+                    writer.write(out)
+                refine_time += time.perf_counter() - r0
         timings["render"] = render_time
-        timings["encode_wait"] = time.perf_counter() - t - render_time
+        if refiner is not None:
+            timings["refine"] = refine_time
+            if refiner.stats.refined == 0:
+                notices.append("The lip-sync refinement found no face to refine in any frame.")
+        timings["encode_wait"] = time.perf_counter() - t - render_time - refine_time
         timings["total"] = time.perf_counter() - t_all
         report("render", 1.0)
         return TalkingPortraitOutput(

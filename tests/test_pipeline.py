@@ -57,7 +57,14 @@ def test_talking_video_follows_the_voice(pipeline, tmp_path, portrait, clip, lan
     assert abs(info.audio_duration - result.audio_duration) <= 1 / 25 + 1e-6
     assert any("AI-generated" in v for v in info.metadata.values())
 
-    report = evaluate_video(out, audio_path=shared(f"speech/{clean}") if clean else None)
+    report = evaluate_video(out, lse=False, identity=False)
+    if clean:
+        # Under the noise the mouth must still follow the voice (at 4 dB SNR this is the
+        # weakest case we have; 0.4 guards against regressions, see the README).
+        under_noise = evaluate_video(
+            out, audio_path=shared(f"speech/{clean}"), lse=False, identity=False
+        )
+        assert under_noise.lipsync_r0 >= 0.4, under_noise.format_table()
     assert report.face_found_fraction >= 0.99
     assert report.lipsync_r0 >= 0.5, report.format_table()
     assert abs(report.lipsync_best_lag) <= 1
@@ -66,14 +73,35 @@ def test_talking_video_follows_the_voice(pipeline, tmp_path, portrait, clip, lan
 
 
 def test_full_photo_keeps_the_background(pipeline, tmp_path):
+    """Far from the face the video differs from the photo only by H.264 compression.
+
+    Reference: the same photo encoded still, with the same encoder settings.
+    """
+    from avatar.face import load_image
+    from avatar.video import VideoWriter
+
     portrait = shared("portraits/pd_obama_official_portrait_2012_halfbody.jpg")
+    voice = shared("speech/en_male_clean_voicebank_p287_003.wav")
     out = tmp_path / "full.mp4"
-    result = pipeline(portrait, shared("speech/en_male_clean_voicebank_p287_003.wav"), output=out)
-    h, w = result.size[1], result.size[0]
+    result = pipeline(portrait, voice, output=out)
+    w, h = result.size
     assert (w, h) == (910, 1136)  # native size, made even for yuv420p
-    report = evaluate_video(out, source_image=portrait)
-    assert report.background_psnr >= 38.0, report.format_table()
-    assert report.lipsync_r0 >= 0.5
+
+    still = load_image(portrait)[:h, :w]
+    settings = GenerationSettings()
+    floor = tmp_path / "still.mp4"
+    with VideoWriter(
+        floor, fps=25, size=(w, h), audio=None, crf=settings.video_crf, preset=settings.x264_preset
+    ) as writer:
+        for _ in range(50):
+            writer.write(still)
+    ours = evaluate_video(out, source_image=portrait, lse=False, identity=False)
+    ref = evaluate_video(floor, source_image=portrait, lse=False, identity=False)
+    assert ours.background_psnr >= ref.background_psnr - 1.0, (
+        ours.background_psnr,
+        ref.background_psnr,
+    )
+    assert ours.lipsync_r0 >= 0.5
 
 
 def test_same_seed_same_motion(pipeline, tmp_path):

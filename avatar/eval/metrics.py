@@ -45,6 +45,13 @@ REAL_JITTER = 0.0017
 JITTER_LIMIT = 2 * REAL_JITTER
 #: Background PSNR target; H.264 (crf 23) of the still photo alone gives ~36 dB.
 BACKGROUND_MIN_PSNR = 30.0
+#: Flicker is measured on pixels farther than this many face widths from the face centre
+#: whose frame-to-frame change stays under FLICKER_MOTION_LEVEL (larger changes are
+#: motion: a shoulder, a hand), as the RMS frame difference in 0..255 levels.
+FLICKER_FACE_WIDTHS = 1.0
+FLICKER_MOTION_LEVEL = 12
+#: DESIGN.md: descriptor distance to the source photo (dlib scale; same person < 0.6).
+IDENTITY_MAX_DISTANCE = 0.35
 
 
 @dataclass
@@ -65,6 +72,10 @@ class EvalReport:
     lipsync_best_lag: int | None = None
     lipsync_r_best: float = float("nan")
     lipsync_jaw_r0: float = float("nan")
+    # SyncNet (syncnet_v2.model) lip-sync error, see avatar.eval.syncnet
+    lse_d: float = float("nan")
+    lse_c: float = float("nan")
+    lse_offset: int | None = None
     # blinks
     blink_count: int = 0
     blinks_per_minute: float = float("nan")
@@ -87,15 +98,24 @@ class EvalReport:
     background_mad: float = float("nan")
     background_psnr: float = float("nan")
     background_worst_mad: float = float("nan")
+    # flicker: RMS frame difference of the static background (0..255 levels)
+    flicker: float = float("nan")
+    flicker_worst: float = float("nan")
+    # identity: dlib descriptor distance to the source photo on sampled frames
+    identity_distance: float = float("nan")
+    identity_worst: float = float("nan")
+    identity_samples: int = 0
     # container
     container: dict[str, Any] | None = None
     av_duration_diff_frames: float = float("nan")
     notes: list[str] = field(default_factory=list)
     track: FaceTrack | None = field(default=None, repr=False, compare=False)
+    #: per-frame speech-band envelope (dB) the lip sync was measured against (plots)
+    log_rms: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN becomes None, the per-frame track is left out)."""
-        out = {k: v for k, v in asdict(self).items() if k != "track"}
+        """JSON-ready dict (NaN becomes None, the per-frame series are left out)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("track", "log_rms")}
         return _json_clean(out)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -132,6 +152,12 @@ class EvalReport:
             None if lag is None else abs(lag) <= 1,
         )
         add("jaw-audio r (lag 0)", num(self.lipsync_jaw_r0, ".2f"))
+        if known(self.lse_d):
+            add(
+                "LSE-D / LSE-C (SyncNet)",
+                f"{self.lse_d:.2f} / {num(self.lse_c, '.2f')} (offset {self.lse_offset:+d} fr)",
+                "D lower, C higher is better",
+            )
         durations = self.blink_durations_ms
         add(
             "blinks per minute",
@@ -180,6 +206,19 @@ class EvalReport:
                 self.background_psnr >= BACKGROUND_MIN_PSNR
                 if known(self.background_psnr)
                 else None,
+            )
+        if known(self.flicker):
+            add(
+                "background flicker (RMS / worst)",
+                f"{self.flicker:.2f} / {num(self.flicker_worst, '.2f')} levels",
+            )
+        if known(self.identity_distance):
+            add(
+                "identity distance to source",
+                f"{self.identity_distance:.3f} (worst {num(self.identity_worst, '.3f')}, "
+                f"{self.identity_samples} frames)",
+                f"<= {IDENTITY_MAX_DISTANCE}",
+                self.identity_distance <= IDENTITY_MAX_DISTANCE,
             )
         c = self.container
         if c is not None:
@@ -513,6 +552,56 @@ class _BackgroundMeter:
         self.mse.append(float(np.mean(diff.astype(np.float32) ** 2)))
 
 
+class _FlickerMeter:
+    """Frame-difference energy of the static background, during the tracking pass.
+
+    Per frame pair: pixels farther than FLICKER_FACE_WIDTHS face widths from the face
+    centre (in both frames) whose change stays under FLICKER_MOTION_LEVEL, so real motion
+    (a shoulder, a hand, the hair) is left out and what remains is shimmer, compression
+    pumping or a background that is redrawn each frame. Every second pixel of grey.
+    """
+
+    def __init__(self) -> None:
+        self.prev: np.ndarray | None = None
+        self.prev_face: FrameFace | None = None
+        self.grid: tuple[np.ndarray, np.ndarray] | None = None
+        self.per_frame: list[float] = []
+
+    def _outside(self, face: FrameFace) -> np.ndarray:
+        xx, yy = self.grid
+        r = FLICKER_FACE_WIDTHS * face.face_width
+        return (xx - face.center[0]) ** 2 + (yy - face.center[1]) ** 2 > r * r
+
+    def __call__(self, index: int, frame: np.ndarray, face: FrameFace | None) -> None:
+        grey = frame[::2, ::2].astype(np.int16).sum(axis=2) // 3
+        if self.grid is None:
+            h, w = frame.shape[:2]
+            yy, xx = np.mgrid[0:h:2, 0:w:2]
+            self.grid = (xx.astype(np.float32), yy.astype(np.float32))
+        prev, prev_face = self.prev, self.prev_face
+        self.prev, self.prev_face = grey, face
+        if prev is None or face is None or prev_face is None:
+            return
+        diff = grey - prev
+        mask = self._outside(face) & self._outside(prev_face)
+        mask &= np.abs(diff) < FLICKER_MOTION_LEVEL
+        if mask.sum() < 0.02 * mask.size:
+            return
+        d = diff[mask].astype(np.float32)
+        self.per_frame.append(float(np.sqrt(np.mean(d * d))))
+
+
+def _chain(*callbacks):
+    """One ``on_frame`` callback that calls each of ``callbacks`` that is not None."""
+    active = [c for c in callbacks if c is not None]
+
+    def call(index: int, frame: np.ndarray, face: FrameFace | None) -> None:
+        for c in active:
+            c(index, frame, face)
+
+    return call
+
+
 def _load_source(source: str | Path | np.ndarray) -> np.ndarray:
     if isinstance(source, np.ndarray):
         img = source
@@ -551,20 +640,30 @@ def evaluate_video(
     max_lag: int = 10,
     max_side: int = 512,
     keep_track: bool = True,
+    syncnet_weights: str | Path | None = None,
+    download_weights: bool = False,
+    lse: bool = True,
+    identity: bool = True,
 ) -> EvalReport:
     """Measure lip sync, blinks, head motion, jitter, background and container of a video.
 
     ``audio_path`` replaces the video's own sound track (assumed to start with frame 0);
     ``source_image`` (the portrait the video was made from) enables the background
-    check. One streaming pass over the frames; memory does not grow with frame size
-    or (beyond a few numbers per frame) with length.
+    check and the identity distance (dlib, when installed; ``identity=False`` skips it).
+    LSE-D/LSE-C are measured when SyncNet weights are at hand (``syncnet_weights``, the
+    environment or the Hugging Face cache; ``download_weights`` fetches them; ``lse=False``
+    skips them). One streaming pass over the frames for everything but SyncNet, which
+    decodes the video once more; memory does not grow with frame size or length.
     """
     from avatar.audio.speech import SAMPLE_RATE
 
     video_path = Path(video_path)
     notes: list[str] = []
-    meter = _BackgroundMeter(_load_source(source_image)) if source_image is not None else None
-    track = track_video(video_path, max_side=max_side, on_frame=meter)
+    source = _load_source(source_image) if source_image is not None else None
+    meter = _BackgroundMeter(source) if source is not None else None
+    flicker = _FlickerMeter()
+    ident = _identity_meter(video_path, source, notes) if identity and source is not None else None
+    track = track_video(video_path, max_side=max_side, on_frame=_chain(meter, flicker, ident))
     n, fps = track.n_frames, track.fps
     if n < 2 or fps <= 0:
         raise EvalError(f"The file {video_path} has no moving frames to evaluate (not a video).")
@@ -582,6 +681,18 @@ def evaluate_video(
     )
     if not track.found.any():
         notes.append("no face was found in any frame")
+    if flicker.per_frame:
+        report.flicker = float(np.mean(flicker.per_frame))
+        report.flicker_worst = float(np.max(flicker.per_frame))
+    if ident is not None:
+        if ident.skip:
+            notes.append(ident.skip)
+        else:
+            mean, worst, count = ident.summary()
+            report.identity_distance, report.identity_worst = mean, worst
+            report.identity_samples = count
+            if count == 0:
+                notes.append("identity not measured: dlib described no frame")
 
     # Audio envelope, aligned to the frames as a player shows them.
     offset = 0.0
@@ -597,6 +708,7 @@ def evaluate_video(
         notes.append("no audio: lip sync and speech/pause motion not measured")
     else:
         log_rms = audio_log_rms(samples, SAMPLE_RATE, fps, n, offset_s=offset)
+        report.log_rms = log_rms
         r0, lag, rb = lipsync_correlation(track.mouth_open, log_rms, max_lag)
         report.lipsync_r0, report.lipsync_best_lag, report.lipsync_r_best = r0, lag, rb
         report.lipsync_jaw_r0 = lagged_correlation(track.jaw_open, log_rms, 0)
@@ -631,6 +743,8 @@ def evaluate_video(
             notes.append("too little speech or too few pauses to compare head motion")
 
     report.landmark_jitter, report.landmark_accel = landmark_jitter(track)
+    if lse and samples is not None and samples.size and track.found.any():
+        _add_lse(report, video_path, audio_path, track, syncnet_weights, download_weights)
 
     if meter is not None:
         if meter.skip:
@@ -645,6 +759,54 @@ def evaluate_video(
 
     _add_container(report, video_path, fps)
     return report
+
+
+def _identity_meter(video_path: Path, source: np.ndarray, notes: list[str]):
+    from avatar.eval.identity import IdentityMeter, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        notes.append(reason)
+        return None
+    duration = fps = None
+    try:
+        from avatar.video.probe import probe_video
+
+        info = probe_video(video_path)
+        duration, fps = info.video_duration or info.duration, info.fps
+    except (ImportError, AvatarError):
+        pass
+    return IdentityMeter(source, fps or 25.0, duration)
+
+
+def _add_lse(
+    report: EvalReport,
+    video_path: Path,
+    audio_path: str | Path | None,
+    track: FaceTrack,
+    weights: str | Path | None,
+    download: bool,
+) -> None:
+    try:
+        from avatar.eval import syncnet
+    except ImportError as exc:  # torch is an optional dependency (pip install talking-avatar[eval])
+        if weights is not None or download:
+            raise AvatarError("LSE-D/LSE-C need PyTorch: pip install torch.") from exc
+        report.notes.append("LSE-D/LSE-C not measured: PyTorch is not installed")
+        return
+    path = syncnet.resolve_syncnet_weights(weights, download=download)
+    if path is None:
+        report.notes.append(
+            "LSE-D/LSE-C not measured: no SyncNet weights here (pass --syncnet-weights PATH, "
+            "or --lse to download them)"
+        )
+        return
+    result = syncnet.lse(
+        video_path, track=track, audio=audio_path, model=syncnet.load_syncnet(path)
+    )
+    report.notes.extend(f"SyncNet: {n}" for n in result.notes)
+    if result.n_windows:
+        report.lse_d, report.lse_c, report.lse_offset = result.lse_d, result.lse_c, result.offset
 
 
 def _add_container(report: EvalReport, video_path: Path, fps: float) -> None:

@@ -134,15 +134,6 @@ def resolve_syncnet_weights(
     env = os.environ.get(WEIGHTS_ENV)
     if env:
         return resolve_syncnet_weights(env)
-    try:  # the project-wide registry, once it carries this entry
-        from avatar import weights as registry  # type: ignore[attr-defined]
-
-        if hasattr(registry, "resolve") and SYNCNET_WEIGHTS.name in getattr(
-            registry, "REGISTRY", {}
-        ):
-            return Path(registry.resolve(SYNCNET_WEIGHTS.name, None))
-    except ImportError:
-        pass
     return _hub_file(SYNCNET_WEIGHTS, download=download)
 
 
@@ -163,6 +154,9 @@ def _hub_file(entry: WeightsEntry, *, download: bool) -> Path | None:
         if not download:
             return None
         try:
+            from huggingface_hub.utils import logging as hub_logging
+
+            hub_logging.set_verbosity_error()  # the one-sentence error below says it all
             path = Path(hf_hub_download(**kwargs))
         except Exception as exc:  # offline, gated, renamed: one sentence, never a traceback
             raise ModelError(

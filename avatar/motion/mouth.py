@@ -4,12 +4,14 @@ The recipe is shared/ref/visemes.md: every phone has targets for jaw, lip
 spread, upper-lip raise and lower-lip depress (§1); targets are blended with
 Cohen–Massaro dominance functions (§3) on a 100 Hz (or 4×fps) grid whose peaks
 sit ``LEAD`` before the acoustic phone centre, then area-averaged per video
-frame so that a 30 ms phone still shows. Bilabial closures are imposed on the
-final frames (a weighted average of a 0 target is never 0). The jaw is then
-modulated by the acoustic energy, so that the mouth opening follows the
-loudness envelope the way real speakers' does, and for other languages (or a
-track without phones) the acoustic cues of §4 take over: energy gate, F1 ->
-opening, F2 -> rounding, energy dips -> closures.
+frame so that a 30 ms phone still shows. The jaw is modulated by the acoustic
+energy and mixed with §4's acoustic opening (energy × F1), so that the mouth
+follows the loudness envelope the way real speakers' does; how much depends
+on how far the phones can be trusted (exact timings, recognised English
+phones, other languages, none). Bilabial closures are imposed last, on the
+video frames (a weighted average of a 0 target is never 0), from the phones
+and from the acoustic lip-closure detector (``AudioFeatures.closure``), the
+learned form of §4's "an energy dip inside speech means a closure".
 """
 
 from __future__ import annotations
@@ -24,17 +26,32 @@ from avatar.speech.visemes import BILABIALS, NOISE, SILENCE, VOWELS, PhoneSegmen
 CHANNELS = ("jaw_open", "lip_spread", "upper_lip_raise", "lower_lip_depress", "smile")
 JAW, SPREAD, ULR, LLD = range(4)
 
-LEAD = 0.03  # s: dominance peaks this far before the acoustic centre (§3: 20–40 ms)
+# Timing (§3).
+LEAD = 0.03  # s: dominance peaks this far before the acoustic centre (20–40 ms)
 HOLD_PAUSE = 0.12  # s: shorter pauses hold the surrounding shapes
 REST_PAUSE = 0.35  # s: longer pauses relax to rest
+ANTICIPATION = 0.15  # s: the jaw may start to open this long before voice activity
 CLOSURE_MIN = 0.04  # s: bilabial lips-together time, at least
-# Energy modulation: jaw = visemes * (ENV_FLOOR + (1 - ENV_FLOOR) * env) ...
+
+# Jaw = visemes × (ENV_FLOOR + (1 − ENV_FLOOR) × energy envelope), mixed with the
+# acoustic jaw of §4. Exact timings (alignment, TTS events) need little of it;
+# recognised phones are often wrong (a third of the vowels), so there the acoustics
+# lead, and likewise for other languages, which are decoded with English models.
 ENV_FLOOR = 0.35
+ACOUSTIC_MIX = {"trusted": 0.1, "allphone": 0.7, "other": 0.7, "acoustic": 1.0}
+ACOUSTIC_LIP_MIX = {"trusted": 0.0, "allphone": 0.5, "other": 0.5, "acoustic": 1.0}
+F1_BASE = 0.3  # acoustic jaw at the speaker's lowest F1 (§4 says 0.1; 0.3 tracks loudness better)
 # Output jaw = jaw ** JAW_GAMMA: a gentle compression that keeps mid vowels visibly open
 # next to the widest ones (real mouths open for every a/ae/ah, schwa included).
 JAW_GAMMA = 0.7
-# ... and for other languages a share of the acoustic jaw (§4) is mixed in.
-ACOUSTIC_MIX = {"en": 0.0, "other": 0.5}
+JAW_REST = 0.03  # dead zone: the far tails of the dominance functions leave the mouth shut
+
+# Lip-closure detector (features.closure): hysteresis thresholds and minimum length.
+CLOSURE_ON = 0.55
+CLOSURE_HOLD = 0.35
+CLOSURE_MIN_HOPS = 2
+CLOSURE_TAIL = 0.02  # s: the lips part at the burst, a little after the detector lets go
+RECOGNISED_VETO = 0.05  # a recognised p/b/m with less mean closure probability is dropped
 
 # visemes.md §1: jaw, lip_spread (−pucker where rounded), ULR, LLD.
 _T = {
@@ -159,28 +176,38 @@ def mouth_curves(
     lang = (language or track.language or "en").lower()
     english = lang.startswith("en")
     has_phones = track.source != "acoustic" and any(not s.is_silence for s in track.segments)
+    trusted = has_phones and track.source in ("alignment", "espeak")
+    if not has_phones:
+        policy = "acoustic"
+    elif trusted and (english or track.source == "espeak"):
+        policy = "trusted"
+    elif english:
+        policy = "allphone"
+    else:
+        policy = "other"
 
     if has_phones:
         units = _units(track.segments)
         curves = _blend(units, t)
-        _labiodental_rule(units, t, curves)
     else:
+        units = []
         curves = np.zeros((4, n_int))
 
     acoustic = _acoustic_curves(features, rate, n_int, gate)
-    mix = ACOUSTIC_MIX["en"] if english else ACOUSTIC_MIX["other"]
-    if not has_phones:
-        mix = 1.0
+    mix = ACOUSTIC_MIX[policy]
+    lip_mix = ACOUSTIC_LIP_MIX[policy]
     jaw = curves[JAW] * (ENV_FLOOR + (1.0 - ENV_FLOOR) * env)
-    jaw = (1.0 - mix) * jaw + mix * acoustic[JAW]
-    curves[JAW] = jaw
+    if policy != "trusted":  # recognised phones may sit in noise: keep them to voice activity
+        jaw = jaw * _anticipate(gate, int(round(ANTICIPATION * rate)))
+    curves[JAW] = (1.0 - mix) * jaw + mix * acoustic[JAW]
     for ch in (SPREAD, ULR, LLD):
-        curves[ch] = (1.0 - mix) * curves[ch] + mix * acoustic[ch]
-    curves[JAW] *= gate  # silence -> closed, whatever the phones say
+        curves[ch] = (1.0 - lip_mix) * curves[ch] + lip_mix * acoustic[ch]
 
-    curves[JAW] = np.clip(curves[JAW], 0.0, 1.0) ** JAW_GAMMA
+    jaw = np.clip(curves[JAW], 0.0, 1.0) ** JAW_GAMMA
+    curves[JAW] = np.clip((jaw - JAW_REST) / (1.0 - JAW_REST), 0.0, 1.0)  # tails -> exact rest
+    _labiodental_rule(units, t, curves)
     frames = np.stack([area_average(curves[c], rate, fps, n_frames) for c in range(4)])
-    closures = _closures(track.segments if has_phones else [], features, english)
+    closures = _closures(track.segments if has_phones else [], features, policy)
     _impose_closures(frames, closures, fps)
 
     out = {
@@ -295,8 +322,8 @@ def _labiodental_rule(units: list[_Unit], t: np.ndarray, curves: np.ndarray) -> 
     for u in units:
         if u.phone not in ("F", "V"):
             continue
-        c = 0.5 * (u.start + u.end) - LEAD
-        half = max(0.015, 0.3 * (u.end - u.start))
+        c = 0.5 * (u.start + u.end) - 0.01  # lip-teeth contact is local: little lead
+        half = max(0.01, 0.3 * (u.end - u.start))
         i0 = max(0, int((c - half) * rate))
         i1 = min(t.size, int((c + half) * rate) + 1)
         curves[ULR, i0:i1] = np.maximum(curves[ULR, i0:i1], 0.3)
@@ -332,7 +359,7 @@ def _envelopes(features: AudioFeatures, rate: float, n: int) -> tuple[np.ndarray
     """(energy envelope 0..1, speech gate 0..1) on the internal grid."""
     h = _hires(features)
     src = h.fps
-    db = h.rms_db.astype(np.float64)
+    db = h.speech_db.astype(np.float64)
     floor, peak = h.floor_db, h.peak_db
     span = max(peak - floor, 1.0)
     # envelope over the speech part of the dynamic range
@@ -343,12 +370,21 @@ def _envelopes(features: AudioFeatures, rate: float, n: int) -> tuple[np.ndarray
     return _resample(env, src, rate, n), np.clip(_resample(gate, src, rate, n), 0.0, 1.0)
 
 
+def _anticipate(gate: np.ndarray, width: int) -> np.ndarray:
+    """max of ``gate`` over the next ``width`` samples: lets the mouth open before the voice."""
+    if width <= 0 or gate.size == 0:
+        return gate
+    from scipy.ndimage import maximum_filter1d
+
+    return maximum_filter1d(gate, size=width + 1, origin=-(width // 2), mode="nearest")
+
+
 def _acoustic_curves(features: AudioFeatures, rate: float, n: int, gate: np.ndarray) -> np.ndarray:
     """§4: jaw from energy and F1, rounding from F2, fricatives nearly closed."""
     h = _hires(features)
     src = h.fps
     out = np.zeros((4, n))
-    db = h.rms_db.astype(np.float64)
+    db = h.speech_db.astype(np.float64)
     span = max(h.peak_db - h.floor_db, 1.0)
     energy = np.clip((db - (h.floor_db + 0.2 * span)) / (0.8 * span), 0.0, 1.0)
     f1 = h.f1.astype(np.float64)
@@ -366,7 +402,7 @@ def _acoustic_curves(features: AudioFeatures, rate: float, n: int, gate: np.ndar
         )
         f1med = float(np.median(f1[ok]))
         f1s = _fill(f1, ok)
-        open_ = 0.1 + 0.8 * np.clip((f1s - f1lo) / max(f1hi - f1lo, 1.0), 0, 1)
+        open_ = F1_BASE + (0.9 - F1_BASE) * np.clip((f1s - f1lo) / max(f1hi - f1lo, 1.0), 0, 1)
         okr = ok & (f1 < f1med) & (f2 > 0)
         pucker = np.where(okr, np.clip((f2hi - _fill(f2, ok)) / max(f2hi - f2lo, 1.0), 0, 1), 0.0)
     else:
@@ -396,49 +432,45 @@ def _fill(v: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 def _closures(
-    segments: list[PhoneSegment], features: AudioFeatures, english: bool
+    segments: list[PhoneSegment], features: AudioFeatures, policy: str
 ) -> list[tuple[float, float, float]]:
-    """(start, end, centre) seconds of each lips-together interval."""
+    """(start, end, centre) seconds of each lips-together interval.
+
+    Exact timings (alignment, TTS) are trusted as they are. Recognised phones
+    miss most bilabials, so the acoustic closure detector adds its own (the
+    learned form of §4's "energy dip means closure"); a recognised bilabial
+    the detector finds no trace of is dropped unless timings are trusted. For
+    other languages the English phone models' bilabials are not used at all.
+    """
+    h = _hires(features)
+    prob = np.asarray(h.closure, np.float64)
+    rate = h.fps
     out = []
     for s in segments:
-        if s.phone not in BILABIALS:
+        if s.phone not in BILABIALS or policy in ("other", "acoustic"):
             continue
         c = s.centre
-        a = min(s.start, c - CLOSURE_MIN / 2)
-        b = max(s.end - 0.01, c + CLOSURE_MIN / 2)
-        out.append((a, b, c))
-    if not english or not segments:
-        out.extend(_energy_dip_closures(features))
+        if policy != "trusted" and prob.size:
+            i0, i1 = int(s.start * rate), int(np.ceil(s.end * rate))
+            if prob[max(0, i0) : max(i0 + 1, i1)].mean() < RECOGNISED_VETO:
+                continue
+        out.append(
+            (min(s.start - 0.01, c - CLOSURE_MIN / 2), max(s.end + 0.01, c + CLOSURE_MIN / 2), c)
+        )
+    if policy != "trusted":
+        out.extend(_detected_closures(prob, rate))
     return out
 
 
-def _energy_dip_closures(features: AudioFeatures) -> list[tuple[float, float, float]]:
-    """§4: a ≥ 40 ms dip in energy inside speech, without frication, is a probable closure."""
-    h = _hires(features)
-    db = _smooth(h.rms_db.astype(np.float64), 3)
-    n = db.size
-    if n < 10:
-        return []
-    from scipy.ndimage import maximum_filter1d
-
-    around = maximum_filter1d(db, size=25, mode="nearest")  # ±120 ms
-    span = max(h.peak_db - h.floor_db, 1.0)
-    dip = (db < around - max(9.0, 0.25 * span)) & (db > h.floor_db + 0.1 * span)
-    dip &= ~((h.centroid > 2500.0) & (h.low_frac < 0.3))
-    # only inside speech: loud speech within 150 ms on both sides
-    loud = db > h.floor_db + 0.5 * span
+def _detected_closures(prob: np.ndarray, rate: float) -> list[tuple[float, float, float]]:
+    """Runs of closure probability above CLOSURE_HOLD that peak above CLOSURE_ON."""
     out = []
-    idx = np.arange(n)
-    last_loud = np.maximum.accumulate(np.where(loud, idx, -(10**9)))
-    next_loud = np.minimum.accumulate(np.where(loud, idx, 10**9)[::-1])[::-1]
-    m = np.concatenate([[False], dip, [False]])
+    m = np.concatenate([[False], prob > CLOSURE_HOLD, [False]])
     edges = np.flatnonzero(np.diff(m.astype(np.int8)))
     for s, e in zip(edges[0::2], edges[1::2]):
-        if e - s < 4:
+        if e - s < CLOSURE_MIN_HOPS or prob[s:e].max() < CLOSURE_ON:
             continue
-        if s - last_loud[s] > 15 or next_loud[e - 1] - (e - 1) > 15:
-            continue
-        a, b = s / h.fps, e / h.fps
+        a, b = s / rate, e / rate + CLOSURE_TAIL
         out.append((a, b, 0.5 * (a + b)))
     return out
 

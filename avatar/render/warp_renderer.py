@@ -69,6 +69,8 @@ class WarpRenderer:
         self._bias = np.where(n_interior, INTERIOR_BIAS, 0.0)
         self.mouth = MouthInterior(canvas[y0:y1, x0:x1], rlm[:, :2], self.deformer.iod, self.mesh)
         self._buffer = canvas.copy()
+        #: (478, 2) landmarks of the last rendered frame, in output-frame pixels.
+        self.last_landmarks: np.ndarray | None = None
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -78,6 +80,7 @@ class WarpRenderer:
     def render(self, frame: np.ndarray) -> np.ndarray:
         """One RGB frame; the returned buffer is reused by the next call."""
         dst, depth = self.deformer(frame)
+        self.last_landmarks = dst[: self.mesh.n_landmarks] + self.region[:2]
         tri_depth = depth[self.mesh.triangles].mean(1) + self._bias
         order = np.argsort(tri_depth, kind="stable")
         mx, my = self.warper.maps(dst, order)

@@ -1,0 +1,401 @@
+"""Registry of the weights that cannot ship in the repository, and how to get them.
+
+Each entry names a file on the Hugging Face Hub (repository, path, revision),
+its sha256 and size, its licence and what uses it. Files are downloaded with
+``huggingface_hub`` into the standard Hugging Face cache (``HF_HOME`` /
+``HF_HUB_CACHE`` are respected, read when called), checked against their
+sha256, and never copied into the repository. ``HF_HUB_OFFLINE=1`` turns
+every download into the one-sentence ``MissingWeightsError``.
+
+Nothing downloads implicitly: the licence has to be accepted first, so the
+pipeline only *resolves* weights (``resolve``) and, when they are missing,
+tells the user the exact command (``avatar weights download NAME``) or the
+manual alternative (e.g. ``--wav2lip-checkpoint PATH``).
+
+    avatar weights list
+    avatar weights download wav2lip_gan [--accept-license]
+    avatar weights verify [NAME]
+    avatar weights path NAME
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from avatar.errors import AvatarError, ModelError
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"1", "ON", "YES", "TRUE"}
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One downloadable file."""
+
+    name: str  # registry key and CLI name
+    title: str  # what the user calls it, e.g. "Wav2Lip GAN"
+    repo_id: str  # Hugging Face model repository
+    filename: str  # path inside the repository
+    revision: str  # branch, tag or commit the download is pinned to
+    sha256: str  # the file's content hash: a download must match it
+    size: int | None  # bytes, when known
+    license: str  # short licence statement, shown in ``list``
+    license_text: str  # shown (and accepted) before the first download
+    source: str  # where the weights come from originally
+    used_by: str  # which feature needs them
+    manual_option: str | None = None  # CLI option that takes a local file instead
+
+    @property
+    def url(self) -> str:
+        return f"https://huggingface.co/{self.repo_id}/blob/{self.revision}/{self.filename}"
+
+    @property
+    def size_text(self) -> str:
+        return _size_text(self.size)
+
+
+_WAV2LIP_LICENSE = (
+    "The Wav2Lip weights (K R Prajwal, Rudrabha Mukhopadhyay et al., 'A Lip Sync Expert Is "
+    "All You Need', ACM MM 2020) were trained on the LRS2 dataset and are released for "
+    "personal, research and non-commercial use only; any form of commercial use is "
+    "prohibited (https://github.com/Rudrabha/Wav2Lip#license-and-citation). The file is "
+    "fetched from a community mirror on the Hugging Face Hub and checked against the sha256 "
+    "of the released file."
+)
+
+REGISTRY: dict[str, WeightSpec] = {
+    spec.name: spec
+    for spec in (
+        WeightSpec(
+            name="wav2lip",
+            title="Wav2Lip",
+            repo_id="Nekochu/Wav2Lip",
+            filename="wav2lip.pth",
+            # The content is pinned by sha256 below; pin the commit too when it is looked up
+            # (HfApi().model_info("Nekochu/Wav2Lip").sha) from a machine with Hub access.
+            revision="main",
+            sha256="b78b681b68ad9fe6c6fb1debc6ff43ad05834a8af8a62ffc4167b7b34ef63c37",
+            size=435_807_851,
+            license="personal/research/non-commercial use only",
+            license_text=_WAV2LIP_LICENSE,
+            source="Rudrabha/Wav2Lip release (wav2lip.pth), mirrored by Nekochu/Wav2Lip",
+            used_by="--refine wav2lip (mouth refinement, most accurate lip sync)",
+            manual_option="--wav2lip-checkpoint",
+        ),
+        WeightSpec(
+            name="wav2lip_gan",
+            title="Wav2Lip GAN",
+            repo_id="Nekochu/Wav2Lip",
+            filename="wav2lip_gan.pth",
+            revision="main",  # see wav2lip
+            sha256="ca9ab7b7b812c0e80a6e70a5977c545a1e8a365a6c49d5e533023c034d7ac3d8",
+            size=435_801_865,
+            license="personal/research/non-commercial use only",
+            license_text=_WAV2LIP_LICENSE,
+            source="Rudrabha/Wav2Lip release (wav2lip_gan.pth), mirrored by Nekochu/Wav2Lip",
+            used_by="--refine wav2lip_gan (mouth refinement, sharper, slightly weaker sync)",
+            manual_option="--wav2lip-checkpoint",
+        ),
+        WeightSpec(
+            name="syncnet_v2",
+            title="SyncNet",
+            # Same file, mirror and pinned revision as avatar.eval.syncnet.SYNCNET_WEIGHTS.
+            repo_id="ByteDance/LatentSync",
+            filename="auxiliary/syncnet_v2.model",
+            revision="405eda8eab9f65c1a6e0c292a5dee5a08089e2ae",
+            sha256="961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442",
+            size=None,  # about 54.6 MB; not recorded exactly
+            license="research use only (code MIT, weights unlicensed)",
+            license_text=(
+                "The SyncNet weights (Joon Son Chung and Andrew Zisserman, 'Out of time', ACCV "
+                "2016 workshops) come from joonson/syncnet_python, whose code is MIT-licensed; "
+                "the weights carry no separate licence and are used here for research "
+                "evaluation only. The file is fetched from the ByteDance/LatentSync repository "
+                "on the Hugging Face Hub and checked against its sha256."
+            ),
+            source="Oxford VGG syncnet_v2.model, mirrored by ByteDance/LatentSync",
+            used_by="avatar eval: LSE-C / LSE-D lip-sync scores",
+            manual_option="--syncnet-weights",
+        ),
+    )
+}
+
+
+class MissingWeightsError(ModelError):
+    """Weights are not on this machine (and cannot or may not be fetched now)."""
+
+    def __init__(self, spec: WeightSpec, reason: str | None = None, run: str = "run") -> None:
+        self.spec = spec
+        why = reason or "are not downloaded"
+        manual = (
+            f", or pass {spec.manual_option} PATH to a copy you already have"
+            if spec.manual_option
+            else ""
+        )
+        command = f"`avatar weights download {spec.name}`"
+        action = run.format(command=command) if "{command}" in run else f"{run} {command}"
+        super().__init__(
+            f"The {spec.title} weights ({spec.filename}, {spec.size_text}) {why}; {action}{manual}."
+        )
+
+
+class LicenseNotAcceptedError(AvatarError):
+    """A download was asked for without accepting the weights' licence."""
+
+
+def get_spec(name: str) -> WeightSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise AvatarError(
+            f"Unknown weights '{name}'; known weights are {', '.join(REGISTRY)}."
+        ) from None
+
+
+def is_offline() -> bool:
+    """``HF_HUB_OFFLINE`` as set now (huggingface_hub itself reads it only at import)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in _TRUE
+
+
+def cache_dir() -> Path:
+    """The Hugging Face hub cache: ``HF_HUB_CACHE``, else ``HF_HOME/hub``, else the default."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def _endpoint() -> str | None:
+    return os.environ.get("HF_ENDPOINT") or None
+
+
+def cached_path(name: str) -> Path | None:
+    """Where the file is in the cache, or None; no network access."""
+    spec = get_spec(name)
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:  # nothing can have been downloaded without it
+        return None
+    try:
+        found = hf_hub_download(
+            spec.repo_id,
+            spec.filename,
+            revision=spec.revision,
+            cache_dir=cache_dir(),
+            local_files_only=True,
+        )
+    except Exception as exc:  # LocalEntryNotFoundError and friends: not in the cache
+        log.debug("%s not in the cache: %s", name, exc)
+        return None
+    path = Path(found)
+    return path if path.is_file() else None
+
+
+def resolve(name: str, explicit_path: str | os.PathLike[str] | None = None) -> Path:
+    """The local file for ``name``: ``explicit_path`` if given, else the cached download.
+
+    Never downloads. Raises ``ModelError`` for an explicit path that does not
+    exist and ``MissingWeightsError`` (one sentence with the exact command)
+    when the weights are not in the cache. A cached file of the wrong size is
+    reported as incomplete.
+    """
+    spec = get_spec(name)
+    if explicit_path is not None:
+        path = Path(explicit_path).expanduser()
+        if not path.is_file():
+            raise ModelError(f"The {spec.title} weights file '{path}' does not exist.")
+        return path
+    path = cached_path(name)
+    if path is None:
+        if is_offline():
+            raise MissingWeightsError(
+                spec,
+                "are not downloaded and HF_HUB_OFFLINE is set",
+                "run {command} where the Hugging Face Hub is reachable",
+            )
+        raise MissingWeightsError(spec)
+    if spec.size is not None and path.stat().st_size != spec.size:
+        raise MissingWeightsError(
+            spec, f"in the cache are incomplete ({_size_text(path.stat().st_size)})"
+        )
+    return path
+
+
+def sha256_file(path: str | os.PathLike[str], *, progress: bool = False) -> str:
+    """Hex sha256 of a file, read in 8 MiB blocks (optionally with a progress bar)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=f"checking {path.name}",
+            leave=False,
+        )
+    with open(path, "rb") as f:
+        while block := f.read(8 << 20):
+            digest.update(block)
+            if bar is not None:
+                bar.update(len(block))
+    if bar is not None:
+        bar.close()
+    return digest.hexdigest()
+
+
+def verify(name: str, explicit_path: str | os.PathLike[str] | None = None, *, progress=False):
+    """Check the file's sha256; returns its path, raises ``ModelError`` on a mismatch."""
+    spec = get_spec(name)
+    path = resolve(name, explicit_path)
+    digest = sha256_file(path, progress=progress)
+    if digest != spec.sha256:
+        raise ModelError(
+            f"The {spec.title} weights at '{path}' do not match their expected sha256 "
+            f"(got {digest[:12]}…, expected {spec.sha256[:12]}…); download them again with "
+            f"`avatar weights download {name} --force`."
+        )
+    return path
+
+
+def download(
+    name: str,
+    *,
+    accept_license: bool | Callable[[WeightSpec], bool] = False,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Fetch ``name`` into the Hugging Face cache, verify its sha256 and return its path.
+
+    ``accept_license`` is True (accepted up front) or a callable that is shown
+    the spec and returns whether the user accepts (the CLI prints the licence
+    and asks). An already cached, verified file is not downloaded again
+    unless ``force``.
+    """
+    spec = get_spec(name)
+    accepted = accept_license(spec) if callable(accept_license) else bool(accept_license)
+    if not accepted:
+        raise LicenseNotAcceptedError(
+            f"The {spec.title} weights are licensed for {spec.license}; accept the licence by "
+            f"running `avatar weights download {name} --accept-license`."
+        )
+    if not force:
+        existing = cached_path(name)
+        if existing is not None and sha256_file(existing, progress=progress) == spec.sha256:
+            return existing
+    if is_offline():
+        raise MissingWeightsError(
+            spec, "cannot be downloaded while HF_HUB_OFFLINE is set", "unset it and run"
+        )
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+    except ImportError as exc:
+        raise ModelError(
+            "Downloading weights needs the huggingface_hub package; install it with "
+            '`pip install -e ".[refine]"`.'
+        ) from exc
+
+    if not progress:
+        disable_progress_bars()
+    try:
+        found = hf_hub_download(
+            spec.repo_id,
+            spec.filename,
+            revision=spec.revision,
+            cache_dir=cache_dir(),
+            force_download=force,
+            endpoint=_endpoint(),
+        )
+    except Exception as exc:
+        raise _download_error(spec, exc) from exc
+    finally:
+        if not progress:
+            enable_progress_bars()
+    path = Path(found)
+    digest = sha256_file(path, progress=progress)
+    if digest != spec.sha256:
+        _remove_cached(path)
+        raise ModelError(
+            f"The downloaded {spec.title} weights do not match their expected sha256 (got "
+            f"{digest[:12]}…), so they were deleted; try `avatar weights download {name}` again."
+        )
+    log.info("%s: %s verified (sha256 %s)", name, path, digest[:12])
+    return path
+
+
+def _download_error(spec: WeightSpec, exc: Exception) -> AvatarError:
+    from huggingface_hub import errors as hf_errors
+
+    if isinstance(exc, hf_errors.LocalEntryNotFoundError | hf_errors.OfflineModeIsEnabled):
+        return MissingWeightsError(
+            spec,
+            "could not be downloaded (no connection to the Hugging Face Hub)",
+            "run {command} again when online",
+        )
+    if isinstance(exc, hf_errors.RepositoryNotFoundError | hf_errors.GatedRepoError):
+        what = f"the repository huggingface.co/{spec.repo_id} is not available"
+    elif isinstance(exc, hf_errors.RevisionNotFoundError):
+        what = f"revision {spec.revision} of huggingface.co/{spec.repo_id} does not exist"
+    elif isinstance(exc, hf_errors.EntryNotFoundError):
+        what = f"huggingface.co/{spec.repo_id} has no file {spec.filename}"
+    elif isinstance(exc, OSError) and not isinstance(exc, hf_errors.HfHubHTTPError):
+        what = f"the file could not be written to {cache_dir()} ({exc.strerror or exc})"
+    else:
+        what = f"the Hugging Face Hub answered with an error ({type(exc).__name__})"
+    manual = (
+        f"; pass {spec.manual_option} PATH to use a copy you have" if spec.manual_option else ""
+    )
+    return ModelError(f"The {spec.title} weights could not be downloaded: {what}{manual}.")
+
+
+def _remove_cached(path: Path) -> None:
+    """Delete a bad download: the blob and the snapshot link that points to it."""
+    try:
+        blob = path.resolve()
+        if path.is_symlink():
+            path.unlink()
+        if blob.exists():
+            blob.unlink()
+    except OSError as exc:  # pragma: no cover - best effort
+        log.warning("could not remove %s: %s", path, exc)
+
+
+def status() -> list[dict]:
+    """One row per registered file: name, whether it is cached, size, licence, user."""
+    rows = []
+    for spec in REGISTRY.values():
+        path = cached_path(spec.name)
+        rows.append(
+            {
+                "name": spec.name,
+                "downloaded": path is not None,
+                "path": str(path) if path else None,
+                "size": spec.size_text,
+                "license": spec.license,
+                "used_by": spec.used_by,
+                "repo": f"{spec.repo_id}/{spec.filename}@{spec.revision}",
+            }
+        )
+    return rows
+
+
+def _size_text(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    if size >= 1e9:
+        return f"{size / 1e9:.1f} GB"
+    if size >= 1e6:
+        return f"{size / 1e6:.0f} MB"
+    return f"{size / 1e3:.0f} kB"
