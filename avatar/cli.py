@@ -242,6 +242,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_closure(args: argparse.Namespace) -> int:
+    from avatar.speech.closure_training import train_closure
+
+    extra = []
+    for audio, text in args.extra or []:
+        p = Path(text)
+        extra.append((audio, p.read_text(encoding="utf-8") if p.is_file() else text))
+    summary = train_closure(
+        args.data,
+        args.out,
+        seed=args.seed,
+        epochs=args.epochs,
+        extra=extra,
+        holdout=args.holdout or [],
+        espeak=not args.no_espeak,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avatar", description="Talking-portrait generator.", epilog=EPILOG
@@ -309,6 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--sizes", nargs="+", default=["512", "native"])
     be.add_argument("--out", default=None, help="folder for the benchmark videos (default: temp)")
     be.set_defaults(func=cmd_bench)
+
+    tc = sub.add_parser("train-closure", help="retrain the lip-closure network (needs torch)")
+    tc.add_argument("--data", required=True, help="folder of clips with GRID .align files")
+    tc.add_argument("--out", default="weights/lip_closure", help="model folder to write")
+    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--epochs", type=int, default=30)
+    tc.add_argument("--holdout", action="append", metavar="GLOB", help="clips to evaluate only")
+    tc.add_argument(
+        "--extra", nargs=2, action="append", metavar=("AUDIO", "TRANSCRIPT"), help="more speech"
+    )
+    tc.add_argument("--no-espeak", action="store_true", help="no espeak-ng sentences")
+    tc.set_defaults(func=cmd_train_closure)
     return parser
 
 

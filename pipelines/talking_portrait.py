@@ -24,7 +24,7 @@ from avatar.motion import Motion, MotionControls, generate_motion
 from avatar.motion.mouth import mouth_curves
 from avatar.render import WarpRenderer
 from avatar.settings import GenerationSettings
-from avatar.speech import recognize_phones
+from avatar.speech import VisemeTrack, recognize_phones
 from avatar.video import VideoWriter
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class TalkingPortraitPipeline:
         output: str | Path,
         progress: ProgressCallback | None = None,
         rig: FaceRig | None = None,
+        phones: VisemeTrack | None = None,
     ) -> TalkingPortraitOutput:
         s = settings or GenerationSettings()
         report = progress or (lambda stage, fraction: None)
@@ -133,7 +134,8 @@ class TalkingPortraitPipeline:
         report("audio", 1.0)
 
         t = stage("speech")
-        track = recognize_phones(speech, transcript=s.transcript, language=s.language)
+        # Known timings (a TTS reports them) need no recognition.
+        track = phones or recognize_phones(speech, transcript=s.transcript, language=s.language)
         timings["speech"] = time.perf_counter() - t
         report("speech", 1.0)
 

@@ -12,8 +12,12 @@ second on one core.
 
 from __future__ import annotations
 
-import base64
+import importlib.metadata
+import json
+import os
+import sys
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import numpy as np
 from scipy import fft as sfft
@@ -545,198 +549,199 @@ def slice_features(feats: AudioFeatures, start: int, stop: int) -> AudioFeatures
 
 # --------------------------------------------------------------------------- lip closure
 
+# The closure network ships as weights/lip_closure/ (model.safetensors + config.json + a
+# README model card); ``avatar train-closure`` (avatar.speech.closure_training) retrains it.
+CLOSURE_MODEL = "lip_closure"
+CLOSURE_FORMAT = 1  # version of config.json / of the input features below
 # Context frames (10 ms hops) stacked as the closure network's input.
 _CLOSURE_OFFSETS = np.array([-12, -8, -4, -2, 0, 2, 4, 8, 12])
 _CLOSURE_HIDDEN = 32
-_closure_net: tuple[np.ndarray, ...] | None = None
+_CLOSURE_ACTIVE_DB = 40.0  # hops within this of the peak level define the cepstral mean
+_CLOSURE_C0_PERCENTILE = 98.0  # c0 is taken relative to this percentile
+_CLOSURE_MFCC_SCALE = (10.0,) + (3.0,) * (N_MFCC - 1)
+_CLOSURE_LEVEL_SCALE_DB = 20.0
+_CLOSURE_FEATURE_NAMES = tuple(f"mfcc{i}" for i in range(N_MFCC)) + ("level", "periodicity")
+_SAFETENSORS_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8"}
+_closure_net: ClosureNet | None = None
 
 
-def _closure_weights() -> tuple[np.ndarray, ...]:
+@dataclass(frozen=True)
+class ClosureNet:
+    """The closure network: ``sigmoid(tanh(x @ w1.T + b1) @ w2 + b2)`` in float64."""
+
+    w1: np.ndarray  # (hidden, len(offsets) * 15)
+    b1: np.ndarray  # (hidden,)
+    w2: np.ndarray  # (hidden,)
+    b2: float
+    offsets: np.ndarray  # context offsets in 10 ms hops
+
+    @property
+    def hidden(self) -> int:
+        return int(self.w1.shape[0])
+
+
+def closure_config(offsets=_CLOSURE_OFFSETS, hidden: int = _CLOSURE_HIDDEN) -> dict:
+    """The ``config.json`` of a closure model: shapes and the exact input features."""
+    offsets = [int(o) for o in offsets]
+    return {
+        "name": CLOSURE_MODEL,
+        "format": CLOSURE_FORMAT,
+        "task": "per 10 ms hop, P(lips closed: p/b/m) from audio",
+        "architecture": "mlp: Linear(input_dim, hidden) -> tanh -> Linear(hidden, 1) -> sigmoid",
+        "hidden": int(hidden),
+        "offsets": offsets,
+        "hop_s": 1.0 / HOP_RATE,
+        "sample_rate": 16000,
+        "feature_names": list(_CLOSURE_FEATURE_NAMES),
+        "input_dim": len(offsets) * len(_CLOSURE_FEATURE_NAMES),
+        "input_layout": "offset-major: input[k * 15 + j] = feature j at hop t + offsets[k], "
+        "hop index clipped to the clip",
+        "normalisation": {
+            "mfcc": f"{N_MFCC} DCT cepstra of the noise-floor-subtracted log mel spectrum "
+            "(avatar.audio.features, 25 ms windows, 10 ms hop)",
+            "mfcc1_12_minus_mean_over_hops_with_rms_db_above_peak_minus": _CLOSURE_ACTIVE_DB,
+            "mfcc0_minus_percentile": _CLOSURE_C0_PERCENTILE,
+            "mfcc_divide_by": list(_CLOSURE_MFCC_SCALE),
+            "level": "(rms_db - peak_db) / level_scale_db, peak_db = 98th percentile of rms_db",
+            "level_scale_db": _CLOSURE_LEVEL_SCALE_DB,
+            "periodicity": "YIN voicing strength 0..1, unscaled",
+        },
+        "tensors": {
+            "hidden.weight": [int(hidden), len(offsets) * len(_CLOSURE_FEATURE_NAMES)],
+            "hidden.bias": [int(hidden)],
+            "output.weight": [1, int(hidden)],
+            "output.bias": [1],
+        },
+        "dtype": "float16",
+    }
+
+
+def closure_model_dir() -> Path:
+    """The folder of the shipped closure model.
+
+    A source checkout or editable install reads ``<repo>/weights/lip_closure``; a regular
+    install reads the copy that the wheel puts under ``<prefix>/share/talking-avatar/weights``
+    (``[tool.setuptools.data-files]``), found through the installed distribution's file list.
+    """
+    repo = Path(__file__).resolve().parents[2] / "weights" / CLOSURE_MODEL
+    if (repo / "model.safetensors").is_file():
+        return repo
+    try:
+        files = importlib.metadata.files("talking-avatar") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.name == "model.safetensors" and f.parent.name == CLOSURE_MODEL:
+            path = Path(f.locate()).resolve()
+            if path.is_file():
+                return path.parent
+    shared = Path(sys.prefix) / "share" / "talking-avatar" / "weights" / CLOSURE_MODEL
+    if (shared / "model.safetensors").is_file():
+        return shared
+    raise FileNotFoundError(
+        f"the lip-closure model ({CLOSURE_MODEL}/model.safetensors) is missing: looked in {repo}, "
+        f"the talking-avatar install and {shared}"
+    )
+
+
+def read_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The tensors of a ``.safetensors`` file as numpy arrays (float only; no dependency)."""
+    raw = Path(path).read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    header.pop("__metadata__", None)
+    out = {}
+    for name, info in header.items():
+        dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]])
+        a, b = info["data_offsets"]
+        arr = np.frombuffer(raw, dtype, count=(b - a) // dtype.itemsize, offset=8 + n + a)
+        out[name] = arr.reshape(info["shape"])
+    return out
+
+
+def load_closure_net(directory: str | os.PathLike[str] | None = None) -> ClosureNet:
+    """Load a closure model folder (default: the shipped ``weights/lip_closure``)."""
+    folder = Path(directory) if directory is not None else closure_model_dir()
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if config.get("format") != CLOSURE_FORMAT or config.get("feature_names") != list(
+        _CLOSURE_FEATURE_NAMES
+    ):
+        raise ValueError(f"{folder}: not a format-{CLOSURE_FORMAT} lip-closure model")
+    t = read_safetensors(folder / "model.safetensors")
+    offsets = np.asarray(config["offsets"], dtype=np.int64)
+    h = int(config["hidden"])
+    d = len(offsets) * len(_CLOSURE_FEATURE_NAMES)
+    w1 = t["hidden.weight"].astype(np.float64)
+    if w1.shape != (h, d):
+        raise ValueError(f"{folder}: hidden.weight is {w1.shape}, config says {(h, d)}")
+    return ClosureNet(
+        w1=w1,
+        b1=t["hidden.bias"].astype(np.float64).reshape(h),
+        w2=t["output.weight"].astype(np.float64).reshape(h),
+        b2=t["output.bias"].astype(np.float64).reshape(1)[0],
+        offsets=offsets,
+    )
+
+
+def _closure_weights() -> ClosureNet:
     global _closure_net
     if _closure_net is None:
-        flat = np.frombuffer(base64.b64decode("".join(_CLOSURE_NET_B64)), "<f2").astype(np.float64)
-        d = len(_CLOSURE_OFFSETS) * (N_MFCC + 2)
-        h = _CLOSURE_HIDDEN
-        w1 = flat[: h * d].reshape(h, d)
-        b1 = flat[h * d : h * d + h]
-        w2 = flat[h * d + h : h * d + 2 * h]
-        b2 = flat[h * d + 2 * h]
-        _closure_net = (w1, b1, w2, b2)
+        _closure_net = load_closure_net()
     return _closure_net
 
 
 def closure_features(
-    mfcc: np.ndarray, rms_db: np.ndarray, peak_db: float, periodicity: np.ndarray
+    mfcc: np.ndarray,
+    rms_db: np.ndarray,
+    peak_db: float,
+    periodicity: np.ndarray,
+    offsets: np.ndarray = _CLOSURE_OFFSETS,
 ) -> np.ndarray:
-    """Per-hop input of the closure network: normalised cepstra, level and voicing, ±120 ms."""
+    """Per-hop input of the closure network: normalised cepstra, level and voicing, ±120 ms.
+
+    The layout and constants are described by ``closure_config()`` (``config.json``).
+    """
+    offsets = np.asarray(offsets)
     m = np.asarray(mfcc, np.float64).copy()
     db = np.asarray(rms_db, np.float64)
     n = len(m)
     if n == 0:
-        return np.zeros((0, len(_CLOSURE_OFFSETS) * (N_MFCC + 2)))
-    act = db > peak_db - 40.0
+        return np.zeros((0, len(offsets) * (N_MFCC + 2)))
+    act = db > peak_db - _CLOSURE_ACTIVE_DB
     if act.sum() < 5:
         act[:] = True
     m[:, 1:] -= m[act, 1:].mean(axis=0)
-    m[:, 0] -= np.percentile(m[:, 0], 98)
-    scale = np.array([10.0] + [3.0] * (N_MFCC - 1))
+    m[:, 0] -= np.percentile(m[:, 0], _CLOSURE_C0_PERCENTILE)
+    scale = np.array(_CLOSURE_MFCC_SCALE)
+    level = (db - peak_db) / _CLOSURE_LEVEL_SCALE_DB
     base = np.concatenate(
-        [m / scale, ((db - peak_db) / 20.0)[:, None], np.asarray(periodicity, np.float64)[:, None]],
-        axis=1,
+        [m / scale, level[:, None], np.asarray(periodicity, np.float64)[:, None]], axis=1
     )
-    idx = np.clip(np.arange(n)[:, None] + _CLOSURE_OFFSETS[None, :], 0, n - 1)
+    idx = np.clip(np.arange(n)[:, None] + offsets[None, :], 0, n - 1)
     return base[idx].reshape(n, -1)
 
 
 def closure_probability(
-    mfcc: np.ndarray, rms_db: np.ndarray, peak_db: float, periodicity: np.ndarray
+    mfcc: np.ndarray,
+    rms_db: np.ndarray,
+    peak_db: float,
+    periodicity: np.ndarray,
+    net: ClosureNet | None = None,
 ) -> np.ndarray:
-    """P(lips closed) per 10 ms hop.
+    """P(lips closed) per 10 ms hop (``net``: default the shipped ``weights/lip_closure``).
 
     Phone recognition alone finds under half of the p/b/m in real speech (they
     come out as d, t, n or silence), so the mouth also asks this detector: a
     135-32-1 tanh network over ±120 ms of noise-floor-subtracted cepstra. It
-    was trained on frames labelled by forced alignment (GRID videos_train, LJ
-    Speech and JFK clips of shared/data) and by espeak-ng phoneme events (80
-    sentences, 10 voices, 3 rates), half of them with added white, pink, brown
-    or babble noise at 0-20 dB SNR. Frame AUC on held-out GRID speakers: 0.95.
+    was trained on frames labelled by forced alignment (GRID speaker s1 of
+    videos_train, the LJ Speech and JFK clips of shared/data) and by espeak-ng
+    phoneme events (80 sentences, 8 voices, 3 rates), 60% of the clips also as a
+    copy with white, pink, brown or babble noise at 0-20 dB SNR. Frame AUC on held-out GRID speakers: 0.95
+    (model card: weights/lip_closure/README.md).
     """
-    x = closure_features(mfcc, rms_db, peak_db, periodicity)
+    net = _closure_weights() if net is None else net
+    x = closure_features(mfcc, rms_db, peak_db, periodicity, net.offsets)
     if x.shape[0] == 0:
         return np.zeros(0)
-    w1, b1, w2, b2 = _closure_weights()
-    z = np.tanh(x @ w1.T + b1) @ w2 + b2
+    z = np.tanh(x @ net.w1.T + net.b1) @ net.w2 + net.b2
     return 1.0 / (1.0 + np.exp(-z))
-
-
-# float16 weights of the closure network: W1 (32, 135), b1 (32), W2 (32), b2 (1).
-_CLOSURE_NET_B64 = (
-    "BDDaHu4sjC7LLAMyTC9MMFymjq3WLgctMq4HKoap06qUKLkq2S29IfIwFy+IIaMskS2bqMesOi+fsh805S6OLp2qhq2P"
-    "LgWyOqZmq4Sq3LSZrnwysLAarFG0bbXmrg2wvR54rbAtCZ4NoR8w3Sy8MOCzrzTzMoKvzivMnrSpyCoYMFW0lLSeMMav"
-    "LygvrLqv9TS/tHS1sjDtLwixXbJ1IYy1hinTtbCuDSoyqks1LSfcrHasQK9Solsur55btcguoypZLYkypyWdMl6pJK/j"
-    "MBwyE6iPrysrKSxipH0rD5p/suWpdS5nJhEwXSzhMyA4bKnkrhYbXaYeJ+2tEy30LBQymy29LpymBKhpLlE1ZKx8Juml"
-    "JK32Ir2oep0FHu8qXauwlLIRrLHFsIQlbbG3JCinHyk8JWwpAaUDLGimgjAAqC4oEakNrDOu16g1q+sqvCUWpf4thC48"
-    "Ejumai5ep6QnvK8hLR4kBKlaND8xa6ohLzWwX7VLs3Mvza/4r+QyXbANqkgoJageN3Yyj6xbNJiwBLeBrNYzf6/BEzo1"
-    "crMNsaMzY6BmMEowWq23rQ6qdKSbsQQxqK0kKHgnMyniK4czeSVYoUMwyw/trQCoXC9utHYuRatCLg+yMTT0KskxbajE"
-    "qCav9CxvpGewKyjWjYArkir7r7qXgSCWJWgvjCYJkqkmZqhdJGIoXiJjLrEqGKf+K+KofqzYr9kyUqi2osSqyqBELV+p"
-    "6C0MLU+1BS0SLkOpY6TgpmIwM6eapLwuuCyJMRIoSi2qMNers6fnMBQxjTACDmAkyC3wJT8zCKursEUjxbArlfYzhSqr"
-    "KbQvqaxlryAs/S3KMVatrLEBLJSsTK8ALGAoizCKsAKutQgILrKrOarFrDEyhDDCr04wcDKeNPo1vzDIJEavJCFYITws"
-    "yCzDMSgrNq97M90v8jTFMCm2JbRZHQgzu6wUL9eqQ6iCsHSyNDFjqpU4ezJ1NB80M7VxLomt5bYRLk+tJiw9K4arEDJC"
-    "tLk2YrPNKLixXB2Kr6ktvqwTKwGuYTP0raiyNi5ns0ukxi0nrRUtEbAIrn+sETNCsYezcSSzKXOo/ChfLSgruqQ4pXgo"
-    "/y8DqZ8tK6+DqO+sdCyJp3IpViopGtYur6kqJumpcTAAHDskoahOsJ2mqCx2Ii8vE6sUpWcpTq94K0iZNCyxpx6o7qsa"
-    "qSgu+yn1JlaY7ydTmOyplqmyoFklTi9RsYwh8KwgqTkwaCPIKmutkCtAn6SutDAzqN6REC8qISilnDErrPOw1C2wrsyy"
-    "OS4HshEpYDIOrISiFi6mMn6g6DJWsD63si9JtzCvl64LtEWsKTCdK0i1Civ8McawTDHXrKq55jE6tDEsibBrrEazea1N"
-    "sNGw8KkorFkhRamYMVy2oCJurZMpna7Dq8mj2qKbI3osDSSeLsapCaPmrROv3K/op/gpPaz9I2Cqv6I/rSUrdayoMMcl"
-    "ASsPrNaXPTFHJqiiSSW1rc2ww6x/K2wuRyyGINsw8SruLeUzHi1mLGwsCyC5JPcxszGHp0UnlDB3sEOq5JcdLBA3IbD/"
-    "oK0pNycTmOY0ozWtLMcrjrFEMZAl7xz4MkYsJbiRsBspSDJRtQMyXKcZJ3CrGCvGMCCwFaqVNYc2EjFwJp60kjIQNCep"
-    "hbCFMHe1zykQrkGw7DIUrbKuxC5uLJqowKUOq6Wt4C+DroIzAal9pXQtxax8sCCpSiWmqgMw6K0csSosEiOhshkjlK3g"
-    "L8wcEbDZJAY2SKFPpfQgnahLLhmpzrBBqIyp0JhkLWOrU61grBYwByziqiqweZ6hI3CrlSVLLxopASxarT+nLq45NC0q"
-    "S6EjICGsaqSMqCEvWSkkMrAoqxZrLj+0xCKDMVQxljdsKLUpVTOHNDk0tTE4q0+sxK2nLqQkw6bYNn036iZqqearUyXE"
-    "rCs1BzIqp8Mkm6tBL5MqgK4GGOYunavQrDUv4iTfrMI0ljDxLwGrVbGMKk+o9zCjrKwyRaAuJTanhi+6rYetcKsnp8K0"
-    "PLFnqDYsODR1rO4wOjQmNAW2qq1rMjiwyaxZMnSg+qzhs1UgNTB6tIW01K8fLY8vM7LwrtKigKh5LE8wb66+L7yndKs+"
-    "ONAyl6qRraGs6ioTr2gp4amfrvUve6yXIOuXjCGsKIW0i6p3qPOTfaFCLjEtDizxMAAiSDD5LmWhrDMcL5szC6tEMG0s"
-    "lKhpMlYyAy0RMMYemCvrMe+l6yTTr0ahdLC9L6okbKRdMEcwuTGlLCmpRyYiMY6QAaQWMcatXLBRr1arzysmrZOtuSgB"
-    "sGcz6i1OqRoruauHmNYkZqVILnQcqashLtml/CY5pjEkiq3LsFYpuKgTLKiypSyDKdMmuS0IrsEfTqi8sHIt3i6qrgKK"
-    "cbGTLFW3AjS+rTIw3jAfsW8p36witqsuZ69sMF6zVrJFrBEtmDBvK40l8zMWtOyj/bBQrO0sDzV9q3iwXCyYKJE1jatG"
-    "MlyydS6sg0Ipha6vK6csUSs+rYYs/ivrKiktXKGopjCw8CvzLT0m3aj6qhw2MKzuKHuxXq/YNguwoLbCLNKvjSgCs4Yz"
-    "Gy2GKBui9aVfLiClIJ4KIJCw2a4iLuEt1bBoMYixUauYL4euwbEWqVmxDKq6tcu1NzW9L66ptrH2LImoqa1sJWEyKCAo"
-    "KoasFSsfrSi2hjSHscAwXLDnrSKmri6bMVg0Ax4kFQeonC8irtiyiCiEL80yobAYLT6yJStZLIWsrTQfrnUslKCmIhie"
-    "HKRCNCqvLTFHrUyfcK3ErPMwhjLcrC+n4a4CMfEwnqzJshayGqo0sPExm63xo2mlUS6VqB4qnqq7rGyos7DYrLow26wI"
-    "rm4keCuIIBOYDzA5sfOwTi6YtJ6xhyQBsBYq5SXEsYuxBCy7tCatohlqtJGtJarnKE6wdzDnswInAiYRtUws2y1RtOIs"
-    "MCjNrZ6sibJ+oNaXpi/EMAkxMjZ9LO0sf6oUr++t/6jPrCw0eLJFqiszFDDQsEcqPjI7LuWk0ildMNysBTTgr0Sv3KWB"
-    "L7clYayDqwgt9LM+lEyu+iuWMegxrCWTsfGf858sLfytobhxtKypWbP8tMyVZK67IbmrcTETL0mofqoYsCika7QsM+iw"
-    "ZC/MMFMlKaSGKQ6q3ioaLsUpZywmtmWzwbD+MOuvJS2nMBmtFagKLJ+wOyjoJrKmDq4bsnu2eybOLGgmwyNFqRkwUC0o"
-    "LuGsjCc6K4AlujJ9Ik+0RafwmoIo4SLBLQ6oQS1WLQ0sEqYjLQmpESUKmbKyRi8FK4ArwiV0MCopyiwOKmwqcyc7L6cq"
-    "tyqdqfktrLUXsAyxaio+sjsxz6izGqkvjSvBMG6tizFJJ7kmFbWGLkEsIq6fK7+uGaytLOS0J6/wnhIpWykNssYoFDZn"
-    "L5SvlhzXLpaxMaqTIAKt16mNrUwvNa+rsYy14TXsrnmuBiy/rZwsGC+OnSAxmrOJLswteKqZKW8pfLBBMxA0Jh+8ItMr"
-    "Ry+dsQ2wKS6YsDObWKhoNI834a8aNEerBzVkr0o0eiQrrS80VaxKLNioC6uiHB8yyKzirHAgTqmAKPOWw5mSL2quHC3X"
-    "sEmkn6h4sOiyxKd1K9ux5aofLWmsDTGmKLUqSLEgssisEzLWLver66dHMU6wYrVYsfUwKzVfNPYzZLZ2J/ytvC+5MNay"
-    "ly3CNHCodLh9I0QyQC4gMMywFLcpMIqtLDBXL9CxS6vsK0aoa64arbQwla9xLCQwP7M+LieuCSfEMMOvhaUIKV4pDa6j"
-    "rrWk+bCRLdOvqLQ2Hwovcq7BLi6wnCEVICiwIqyvKU+uWhSsMV2taiayMJkzXyqIqYkpuCU3q84YVK8GrP2r4KysMiKy"
-    "3qkQKBUtb7FoqKYsjSuTrO+oPiadK78kyzGlr6W1UzAHJOku8aKEsPYzTxgXJkAskSybLRyrUSjWqCOruy44Magt2Kqa"
-    "rTUwmDMWG1ooYyDrqqmUt7BSoVujFyzKrcaWrCjQNBMv0jIVL3Yr+CneKvgxzDShKxmvbCyHMKUkfK2OLiww761QqnUv"
-    "PjEZI504rTQUMnwl9bCeNrcmVTQ+KpS0iycfptAoMjQwL1mo0avkptyrKbQoss0x8TH+stOwQixrK3evUTAGrHaynbCD"
-    "sG6oMzTqsRocnzAvrkiyFClDLgYZuK0NrXqwsJZgHnYz7y6tqXudFi+QLmu0lKyALOQpgLT7r0KzmC2xqBYwdSwvMk4x"
-    "khj6MtWzQy0kKBuupyK0MGSmEC/hM8shVS8dLNulabMgqTC0ESkRq0srXi2UsM80Hyx7L80uGCMrpm6yQCKBtNCvRCWO"
-    "JJGnVSBVq7wmeCrRJzoyU6xOIWMs9Sg4sFSzoqPxJWypvSWTLX4sVjAYrW+xJTIELpKpK6VcLJalxCh6Kw8qxi+7pJij"
-    "gp1xLNaXSaaGrjcj+aBmnMawBSNTqIcnu6kxpR6uz61zpTYsTqJwrQquCzFCMKKxban2Kwuot6Z7rX+aObENra2fhSuM"
-    "pqCr4yUArCyxTyqhMNCvXCyCMyawHKdjMjawz6NwqskyIDB1srq3bzjDImqfFDAkMSG0mTMas4+tyyyJKx8sUq1Ytyq4"
-    "siR8HLY0GqlXsf8xobE/tKAqhjEeMbItHapDObw5PbfNsHm0/q13q+K0gqjErmKwwTDesVktXi0BpOytViZOl6kn/6bo"
-    "JIQnziXOKbOp9J8SLAQlnyTxJb8kj6QpngatIhiNq7yrtKhbIOcpe6uerRGlYakpMEYzwa6erIwtNB7kqyCnvaOVq0Sb"
-    "fSt8lo4qH5pPsdCgRDOII0+uWKltLUayMq5LsWiwC6utsu0t1qo6qhsvjx7opf6o3a5TrzAwzivWKQM0hbOOMXGoZ6SZ"
-    "huku67oiKQgx1yTOshQ08CcKLd2qAjHhKYiwkxRKGLI2jDpnLk2w4SxQNr2uGSaSHWKyBSZUqEkyjSvatJe1sbWTrOAu"
-    "EKwxsd4w0y00KV80TqbJLGayWa2EMEs39DCnIJCmcijfLFKvXBxvE+aozi30JI8seS5EtHCsWK6QoCEaX69jri8mgKuA"
-    "I8araywKrIYdN7BxG8Us+CgcK20rf61NKxgs2agCL/UqARJfKmCuG69CsPWshydwMVunOqctMIaqVDDhMzwsJBrMrvMw"
-    "WydpMDyx7y3fMt0oSCT8MSEkizE4M+U0CK8tsFUt06MfJdOxszDUJcsxca9lLHEv9aqKMFYvhK2UpqWoFqrXKZou/DDT"
-    "s3c0W6rdLVmhMyz1MEooSywzK4UqIB+vrJWti7QSuNAtzrA3NNskLyIYMHSuqjINLKEdp6w5tTUsozP0sVy0gK5gMcUq"
-    "wSvxM1eo3jAxr6ExERzhrZy3RbaJjgcq0LC0sg0gQrBrp+0rfrGkLJOtVyQ+NXm0w7BRMO+tqSiDMImuJS2tqjWajyUG"
-    "r8csAa7ZLfg17SCTpSOqTqzwLKklWSIxKlGslyo+oHwsN57pJfIxAahYMEsxKKMjLgml0ajOLHytWDBrrsUsAS0QLmMv"
-    "PiFZNdyZBa+EJyO0vimsLRSnZTLrstskei+hL9ws5y2lNkK377Fnthqv0x26Ld0uEaoSsDywhzSUMeY1S6AGnROzXS2t"
-    "q60eoKT/pDUwZC+ZLAUuDzRUJKk0lienJNgsfxzRLAGs9qcfrhGnVDHELTszCC4kr+U0i6hGKCgVk6XJqPmwHSM+L94u"
-    "VKxcsPCqFagaMJgxdKgFov4vhKXnLpamsq9UIzOwVrEoNSCoKSD5rJsw+aKqqm+gpKnULEOskymVo2GlPCV7q/orDiN2"
-    "KGMrOJDwKISlJJpFK4Elri25JfWkxi0CnZ6mYK+ZpVawODHpq8sXJi0jG1md8C67KNsxVKy0M5moAi9zp4C3sDW9Jky0"
-    "erd5JTOmwKxwpgy2grUaMx4p1zEZMOe0QDc+Mw61CrdjMkQZwrFisn2vA7Q+Mo0pgDDQNU0yGzSbLimdaLFjII2rN6lV"
-    "rv6yNK0ELtsxQi0wtFm2C6uDqjwo1SfQr0SlnqVmsI6sF6sItDqv+7CypeQzIio2HYup+CMZqkCnOSXgqmAmKKmho+6u"
-    "AapCqskp7CSRpi+tBiiorLOg8qmcLT+tzx+gKVUiZarjFfstXKP6qdKnLi1GLSYtGixcMM+rayHupYmxBq1ntPUf1q7J"
-    "JocqIqWyLH+q/KbYrNuVmbEVqd0pcKr6saQxsaTEML2gtaxgsj602LXXsoSsNKPRtI+uU7H5ot0sLqsSt+6y+aHGtFO5"
-    "6bbTt5Qwt6R6tJq0KrOnMDwySrjzs12x47YstHK2mbJks2SymLHfsD+lZ7AysLEwUaGGLUsu1il1McOoLZgPJRGsjrHY"
-    "pxywRib1rREsxi07JwKj6ax2MPqqly69l5ig2S+VJbglBaqPsucn1aByIgqhBywlq+ypBDAurAYodKLonCCqGasosiw0"
-    "Oiz1HSmnmSzlK9Irm6rPntOqFSTjqWss0SWIsm4x4yhtHyiinp2LJLAdwiEhJewuBRt9sLAn4qgvqoCh9yMDKMon1Cjm"
-    "JnmhXSZCpUytrS0RroQrMKgYK30syiN3rGEpRqzlrR6xIKoMnx41+i8fM+WwRa0/MV85b62UsWkzKC/rs0gvD6rrKEwx"
-    "VjQ5L9yhxDByNAwXqbtiLCywn6JQJ3kuGBcoLRi4bC3HsawwOq4zpVI5DCl9rcWxYDHqNC0yGzUVNIM1Xig4qDOvSqzG"
-    "tYSuVikHIZss3LGxMVysJzNCNiujuCHPMUKi/i5UuCC3w6/sKZAqzaCtobssWK7sqXwrhaXMpsotha82qA+xpayMJJyj"
-    "fIhDqAYppSiZrG6oCqk0rCmeFq3zKjalt6Whqz4woiisJHUtOCUdrEIpdrL3qtYx+Sqarwe1M6H8Hx8swCpyrYYWyKwJ"
-    "rccxUyCyr/goz6wQK5+uvydsqA0mPKjApoMhViYeptShAS3SKCApu64ToXypISjyp8QumSWcLLOmIaE8ohaOUh3HKsWq"
-    "fRvMKz0ofKB8GUwtPKw4KhSnAayBlhwvYKnEoYCtO66+J3SsMadvL9SrdbDIo52nsa6iLBgxV6yRsewaCKyRKRK30yAB"
-    "MLazuSxNNGe1mKv6MywpJpw4shcstpw/tqe6RzgDJbYpqTSWr8OwWzfxKFUumi5cMM4tWDBzrDi1hioRqEgztKT6rfUy"
-    "ibBhs9+R46TLrHilfbIgPIA2L6kHJDwpwqxXriyh+6Xer5Is7Ky0sMclM7IYMvKqtLI4KmWoWSWWKakuAalhJ2gvGCjP"
-    "qgupZa3tmlywabdsJ72xp7EzNOUsby/1KlopeK3drVqufJ77sdixcC1WtfIwLKufKAs1GTUpL4ex3q4wrGgmNx+EMKm1"
-    "zCl1sTk0ba+zMGusM6w/KRizFSgFscAlER9wKA+18i3GKBarRKrPrYevurCYsCCnHCkLsAuk6CE/sjSyAysrqVArviw6"
-    "rsQoAy97LHWlmypGL2Oy862XovAxva7HrTcceKpmsLmofKGPrRKqcqYaJ2gg1i1MIZQx2J0/LnsmBqkKMJws+yyrMOWn"
-    "aC6cmF2jUDFiK9Ast5IAK9Kni6FcICO0wTADsoWw4KqQtN+u9C09KgemRbKiKAew4bC4Jd6sIzBwKf0ugBxMpRMycB7N"
-    "LUO0/KwUKDwxTityJKAy2bOZMBimBrNPMcAzWi99sXy0lCLLKqWqiShKL44vvbOQMV4v2rGWEssvzKB9sP6zHCiorfap"
-    "xi/hL2Ew77fXrdsz2yYSLXGu9S2qsiKssabJsS8o+S1Hr7mW0bD7NfI0NbCNsEOt5DFesF0ubyyKrJ8ujLD3KMawWCzt"
-    "M/Qwnq1RKdgqITKmLQkqKbCILnopu7DfrtyyY66XNPWxdLJSryEvGK+0sMYlpC4VLMkrvCcQNPwr8B0lMTK0yq2CLzgx"
-    "mCcnpTWuhbCvnwSt7ab6KbeshijFqcMqqy5bLcQmqqwHM8y2N6FXrYauzKzyI80dTS1dIxUq8a47MGCnNpKbMdq3LKxT"
-    "LXer7y0WIAIxDKEOL3Mr467TrxMoWa6hMG00lpfCLkCqdihPpfAmnhiQKx+jkK+qo/OuJx3gJ7mourJaOTu4pTW/t+kw"
-    "5bH8JmyZ76d9k5St0zDQpN4u2zHQMM6xkjNjsdYsZbE4pPUpYLANLvCjUisGrEkrNKwksvIlra76LlkrAaOmGHGxaaX2"
-    "GvUorSbWo6Kp/xvNIsWpV6VJq0+oYZJYGiog0axPskSvlqX7rXG3cyilpFSqAi8KsTorbigUrIskualiruqnHajsnN23"
-    "KaU2rIWoh6JurO0koKfXrWWsDq/Jp1ConKieK7gxX6sVI1ygbZuRqiYRiqvWJMmgLahzJYiuMKpQLuo0nC2RnPesULDE"
-    "q+Wx5LCGsKCwvK/WsiimprAYLPy1qjSPM7kwER9qpvgs6K+Nr/OvJrQqsaefrKklOTavQDkWNcEyPy8fqOUt3K6csgqz"
-    "87TsrFCufy54PqU6K6zULtUuY6IUMC2jcij8K1wtPC65lQowDCUdpU4xA6QzsPCqoaUQru2kWSasrA4swi6KqwGtrSfH"
-    "r+CwHal6rCwksSaYqUQepSnLEBCqmCUeKwErZSk1LoGpGyCvH3EluClzIL4or6aUJcilLykRrQmfRqGjqTY2aiX1JH+t"
-    "3CodrnYeSCwZMCyrhjHSMMaY7i09soEw1bDBqz+vL6rEohcu4ytANDIrvajYKzMv/yx8uREctLGONFsvRCgYOD8z7jEm"
-    "LCKz6aw7K5guAy7OuBiwbrA0H9iiJTEKscQwx6c7KtwwITBlJyOqPyjasv2sCbAYsiexAS33seu1I7PcsdkyTi+8qw2z"
-    "V60FrdC0drKhrAarJLIptACuGbV4shokya95qduyxrTyNAasyq3eL6Ig56j0n96w46xaLdCsZbHRsESudy69MDMv3y96"
-    "IB4ucqwSrC8cyCRhsEM05a0zMi8xsK9gKnU4BixnrzwuhSp4ru6sVKxTsO4sI58HKAgrb6zCGCM4caWWqkSlsp6AqXCd"
-    "uKxbrL4hzakpqaWqya0yKJ+sqyiXJ/YqTaucqh4mias4sCigc6iLreKpravhsKsqwCyIKLcgmSpWJz0sZhPFkSCsKbAS"
-    "sXImYap7tBmqE6ycMIGuka96MJiqJh7DroUnurKAK2YvHzNZqkmw3Cu0pmeu/KkYLyoxxCT4p0Adqq8VLSis1ahCqWy2"
-    "VK6VuLIx/rCRJBOsMqhcrv61ODKDsYkgKSmvsOstYqXHsT8vHKZkq5esIS50rpOsJTJarbOuyi1rrJSuoSiRqZui6Cta"
-    "tJSpqyjArT0kdizTDJyoDyfIsI04MKmmqMktk6VqqgQqlyhlrFUg9aQVIwQmpS3npoOggCtMqBUlayVCKqysrSxcr8uq"
-    "hCIWqVurFh0dLFq19qUtIJMiRKlPLWgejB87LIYxayX6L7IsrSgzKZmugKksqcAkmyjNqwioHSgWLeovoi6UMUkxIChH"
-    "LD60ga3dI0OwYSrUqS0pDioiK8ApviSLJSCgAxuWLgAwFqxsMGyyACcPm3IsISwdNCUthaxqpyK19q9Uqz+xvbTIMR+4"
-    "eSYNLp01DzWHNgA2Q66SrCu2DKqstIW3nbWJLK+zkSmtscE0XDA5NDU2oayRMk+wqpDMsJC1JyyrJDCqs6JXIFusBq/Q"
-    "J8KzaKQOr4MsI7CXq9e1YCh9K/+qmC+NIokprikAM0UrvygXrvUvUgfyKRukA6YeKQYoYqlEmjGt9qy0rJkjpajfqN6o"
-    "BCm8KEK2J6cUrEuixKy7msKaji4ipV6nCqriJ5wlTRxZMXC1d6pVJDit7qZOrVuS1C6VoecrJK3gqAGhXyqGIVKzSKnM"
-    "JTKlpi1/qzMxjCnNIjcpqCxsIY4QwKA3LFisO63MKQas255RJYgw+inJMfUmuq4JqxqqJq7iqcSskywPKhiwPrLzMQKw"
-    "8LGLLZmx/ytEsGaxtTENskexUzGuscgk1y6/qEqssjJULdU1ArNPKbYukC9YMIkt3TYLMoozvi/fqA2x9Be3JBGdeqt4"
-    "HXQwiKJtNmg6N7lnrCauJK7sreojdi3Xr2Ig6qooKS4wZS1bvBOmzqxJoWooESxqL1spKzSXMSQ08jH1NhApISy5Mv4w"
-    "I6bWqe2lACmxIkUwRa5IKE4v96ZDNKwufjBBr8SsZrXgNIerpaRtLPQo8K9uNIcqd65PqHEtha19LLG0ubGnKi+3SasR"
-    "qtAwNDQvOKQ1u6t0Is2yCLDHMF+z/qnNKyG1aC4rsAA0uTLzNKup36yhNHiuUTF7pQSych/yLvuoMzABsacqmLBaKlix"
-    "oaapLyImLaJ1sOKrmzDaLVYteKZGMBCqia5uLJwt/6gwsCcrD6gAIeqz/K8jnwgriiXLpYUra6tfoJgy66SLqDMl4qvD"
-    "NCmZjak+qTmo+ykoJEqo9SrZLB2juzDVK60mwSmZLIiwOqmWngEoqaJwpR6Y/SmNLeQsHih6pw+f0J4oNA20XZ8nqBur"
-    "EiDnr/EqqSp3KPMtMyh8qsIcpq7UL9alGakVrMMu5KueslOwtq0MojUsmScfKBKhnrBdI1i0wagDp1Kw2azKqI6xQbKG"
-    "r4CxMqQussitmqwxMOowl7bNMI+wOqpQM4clNpz9KYuokLAdrCUwqzGausS5kbXNFkUwGizKLBgw+C5yJuYy5y0WNM2s"
-    "7q3KLA+2zKwysBs1V6n5oLooRqFMLPauA6jILBuvaKoIMaa0nCzmnEWqkSg7K6Gp76R9pQGYG6s1sLuohqQupq6tcyYg"
-    "HI6OcSGopEuie6CdrF2ZoJ3ppyGnxiWaKEErDi6CqfkvvigeMbsp4ZBSqOqmGyY/qUKq1yt8Mtk2pDBeHMYh1isoHeUo"
-    "ii/tKysom5aaEWQkc6+LJ8Q1xLHgHkeuFqcNKHSZMqs5JSikGq/lqj+fraOMtB00Y60UqZGliCxiJiwwCyo1LmWpPSxj"
-    "LSUwBCKtsWqwkq8IsNKwRC1CsqCuJqx3Lnak8qsbLxeoqDCgqf64bjNzspexRaYLr1y0UrGFK7+wKyuSMFyt9DToq7G1"
-    "ATa4srqxx7IDLgSyLq8VsuyyQqpSrvAwHDBPOeQtw7CVq1OlLylGsZygEKvyrKEpfh/KpY6sAq0ON6c1HSCyomuo1aHp"
-    "LDCmICg1LpWqxKXUIUyqxa5WMcktlyCVK6ArIyLDKn8oSyXVMPswHrCYKTGt/Ck6rHSvmCsPLM0mOChTJqMo/6i3p64o"
-    "Hq9LLh+wZxHDrCKtubXvtFswqCgushctfSwgmrU1gjGWMVy0wbCPMyYtDTC9Mwmp9rJZMvWyZ7Jar+y1ILC8tN4iN641"
-    "MkGsE7lvtWOwfqeetXe0arQXsUcyBTX7smuusLG1sjggcawztF2u5K0lpUe2A7Ebs4Czt6SzsSOwBStoIeS1ObL6LZeb"
-    "L7D2qKKsea1/GBOm5rLqJ+IqDi0osdOt3TAiLRYwv6xmKFCqOpiEqicAZyrZphUolSxeLNSulKjIqTKquDA/LAsh7TLA"
-    "LXgsSzBFrI8mmCelLbctAjnyNN+y76DZMVy1Ozg+r3wkfTRora60P663MXAwoxyyHqs8GjD7reO10DTXNAezQjh9Nboy"
-    "KLJArbmqkjUrOpK6LjzmOF+9E7tQOj26Z7kKuRq7CjkpOmg7fbz7uT46iL4LvT29VDsNOxO53br4vzq8YDx/O0C6SDru"
-    "PQg8IrwbNw=="
-)

@@ -141,7 +141,7 @@ def blink_track(
         centre = t
         if speaking is not None:
             centre = _nearest_pause(speaking, fps, t, window=0.7)
-        length = float(np.clip(rng.lognormal(np.log(0.22), 0.25), 0.13, 0.36))
+        length = float(np.clip(rng.lognormal(np.log(0.27), 0.22), 0.16, 0.38))
         depth = 1.0 if rng.random() < 0.85 else rng.uniform(0.6, 0.85)
         _add_blink(out, fps, centre, length, depth)
         # Gamma-distributed gaps (shape 3): regular-ish, never two blinks on top of each other.
@@ -160,15 +160,21 @@ def _nearest_pause(speaking: np.ndarray, fps: float, t: float, window: float) ->
 
 
 def _add_blink(out: np.ndarray, fps: float, centre: float, length: float, depth: float) -> None:
-    """A fast close (~40 %) and a slower open; the peak lands on a frame."""
+    """A fast close (~35 %), a short hold, a slower open (~50 %); the peak lands on a frame."""
     peak_frame = int(round(centre * fps))
-    close = 0.4 * length * fps
-    open_ = 0.6 * length * fps
+    close = 0.35 * length * fps
+    hold = 0.15 * length * fps
+    open_ = 0.5 * length * fps
     lo = max(0, int(np.floor(peak_frame - close)))
-    hi = min(len(out), int(np.ceil(peak_frame + open_)) + 1)
+    hi = min(len(out), int(np.ceil(peak_frame + hold + open_)) + 1)
     for f in range(lo, hi):
         d = f - peak_frame
-        x = 1 - (-d / close if d < 0 else d / open_)
+        if d < 0:
+            x = 1 + d / close
+        elif d <= hold:
+            x = 1.0
+        else:
+            x = 1 - (d - hold) / open_
         if x > 0:
             out[f] = max(out[f], depth * (x * x * (3 - 2 * x)) ** 0.7)
 

@@ -42,6 +42,7 @@ BASES = (
     "blink_right",
     "gaze_x",
     "gaze_y",
+    "seal",
 )
 
 
@@ -73,6 +74,16 @@ class FaceDeformer:
         self.max_yaw = max_yaw
         self.max_pitch = max_pitch
         self._lip_sets()
+        # jaw_open is absolute: 0 means lips together.  A photo taken with the mouth open
+        # (a toothy smile) rests at its own opening, so jaw 0 seals the lips for p/b/m and
+        # the photo's own opening is reproduced at jaw = rest_jaw.
+        gap = float(
+            np.max(
+                (xy[list(R.LIPS_LOWER_INNER[3:8])] - xy[list(R.LIPS_UPPER_INNER[3:8])]) @ self.ey
+            )
+        )
+        gap /= self.iod
+        self.rest_jaw = float(np.clip(gap / JAW_MAX, 0.0, 1.0)) if gap > 0.03 else 0.0
         self._neighbours = _neighbours(mesh.triangles, len(xy))
         fields = [self._with_mouth_midline(getattr(self, f"_basis_{name}")()) for name in BASES]
         self.basis = np.stack([f.reshape(-1) for f in fields])  # (B, N*2)
@@ -306,12 +317,47 @@ class FaceDeformer:
         return self._basis_gaze(1)
 
     # -- per frame -------------------------------------------------------------------------
+    def _seal(self, jaw: float) -> float:
+        """How far a photo's open mouth is closed: 1 at jaw 0, 0 from its own opening up."""
+        if self.rest_jaw <= 0:
+            return 0.0
+        return float(np.clip(1.0 - max(jaw, 0.0) / self.rest_jaw, 0.0, 1.0))
+
+    def _basis_seal(self) -> np.ndarray:
+        """Lower lip up onto the upper lip, point by point (only for photos with parted lips)."""
+        up = self.xy[list(R.LIPS_UPPER_INNER)]
+        order = np.argsort(up[:, 0])
+        driven: dict[int, np.ndarray] = {}
+        if self.rest_jaw <= 0:
+            return np.zeros_like(self.xy)
+        # The source gap at each x, measured against the upper inner lip.
+        for i in self._LOWER:
+            top = float(np.interp(self.xy[i, 0], up[order, 0], up[order, 1]))
+            inner_gap = (
+                float(
+                    np.interp(
+                        self.xy[i, 0],
+                        self.xy[list(R.LIPS_LOWER_INNER), 0][
+                            np.argsort(self.xy[list(R.LIPS_LOWER_INNER), 0])
+                        ],
+                        self.xy[list(R.LIPS_LOWER_INNER), 1][
+                            np.argsort(self.xy[list(R.LIPS_LOWER_INNER), 0])
+                        ],
+                    )
+                )
+                - top
+            )
+            driven[i] = np.array([0.0, -max(inner_gap, 0.0)])
+        self._anchors(self._UPPER + self._CORNERS, driven)
+        self._anchors(self._upper_face(), driven)
+        return self._propagate(driven, radius=0.45)
+
     def coefficients(self, frame: np.ndarray) -> np.ndarray:
         c = CHANNEL_INDEX
         spread = float(frame[c["lip_spread"]])
         return np.array(
             [
-                max(0.0, float(frame[c["jaw_open"]])),
+                max(0.0, float(frame[c["jaw_open"]]) - self.rest_jaw),
                 max(0.0, spread),
                 max(0.0, -spread),
                 float(frame[c["upper_lip_raise"]]),
@@ -323,6 +369,7 @@ class FaceDeformer:
                 float(np.clip(frame[c["blink_right"]], 0, 1)),
                 float(np.clip(frame[c["gaze_x"]], -1, 1)),
                 float(np.clip(frame[c["gaze_y"]], -1, 1)),
+                self._seal(float(frame[c["jaw_open"]])),
             ]
         )
 
