@@ -35,8 +35,6 @@ synthetic sentences, the espeak-ng shared library.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import fnmatch
 import json
 import logging
@@ -58,6 +56,7 @@ from avatar.audio.features import (
     compute_features,
 )
 from avatar.audio.speech import Speech
+from avatar.speech.espeak import espeak_available, synthesize_raw
 from avatar.speech.phones import phones_from_espeak_events, recognize_phones
 from avatar.speech.visemes import BILABIALS
 
@@ -304,79 +303,7 @@ def label_transcribed(samples: np.ndarray, transcript: str) -> np.ndarray | None
 
 
 # --------------------------------------------------------------------------- espeak-ng
-
-_espeak: tuple[ctypes.CDLL, int] | None = None
-
-
-class _Event(ctypes.Structure):
-    class _Id(ctypes.Union):
-        _fields_ = [
-            ("number", ctypes.c_int),
-            ("name", ctypes.c_char_p),
-            ("string", ctypes.c_char * 8),
-        ]
-
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", _Id),
-    ]
-
-
-_SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
-)
-_EVENT_PHONEME = 7
-
-
-def espeak_available() -> bool:
-    return bool(ctypes.util.find_library("espeak-ng"))
-
-
-def _espeak_lib() -> tuple[ctypes.CDLL, int]:
-    global _espeak
-    if _espeak is None:
-        name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
-        lib = ctypes.CDLL(name)
-        # AUDIO_OUTPUT_SYNCHRONOUS, phoneme events on
-        sr = lib.espeak_Initialize(2, 0, None, 1 | 0x8000)
-        if sr <= 0:
-            raise RuntimeError("espeak-ng failed to initialise")
-        _espeak = (lib, int(sr))
-    return _espeak
-
-
-def espeak_synth(text: str, voice: str = "en-us", rate: int = 160):
-    """``(samples, sample_rate, [(time_s, phoneme)])`` from espeak-ng."""
-    lib, sr = _espeak_lib()
-    lib.espeak_SetVoiceByName(voice.encode())
-    lib.espeak_SetParameter(1, int(rate), 0)
-    chunks: list[np.ndarray] = []
-    events: list[tuple[float, str]] = []
-
-    def callback(wav, n, ev):
-        if n > 0:
-            chunks.append(np.ctypeslib.as_array(wav, (n,)).copy())
-        i = 0
-        while ev[i].type != 0:
-            if ev[i].type == _EVENT_PHONEME:
-                name = bytes(ev[i].id.string).split(b"\0")[0].decode()
-                events.append((ev[i].audio_position / 1000.0, name))
-            i += 1
-        return 0
-
-    cb = _SynthCallback(callback)
-    lib.espeak_SetSynthCallback(cb)
-    b = text.encode()
-    lib.espeak_Synth(ctypes.c_char_p(b), len(b) + 1, 0, 1, 0, 1, None, None)
-    lib.espeak_Synchronize()
-    x = np.concatenate(chunks).astype(np.float32) / 32768.0 if chunks else np.zeros(0, np.float32)
-    return x, sr, events
+# (synthesis lives in avatar.speech.espeak)
 
 
 def espeak_clips(
@@ -392,7 +319,7 @@ def espeak_clips(
             for si, sentence in enumerate(sentences):
                 if (si + ri + vi) % every:
                     continue
-                x, sr, events = espeak_synth(sentence, voice, rate)
+                x, sr, events = synthesize_raw(sentence, voice, rate)
                 if len(x) == 0:
                     continue
                 track = phones_from_espeak_events(events, len(x) / sr)

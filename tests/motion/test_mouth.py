@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import signal
 
 from avatar.audio.features import compute_features, interval_log_rms
 from avatar.audio.speech import Speech
 from avatar.motion.mouth import CHANNELS, mouth_curves
-from avatar.speech import PhoneSegment, VisemeTrack, phones_from_espeak_events, recognize_phones
+from avatar.speech import PhoneSegment, VisemeTrack, recognize_phones
 from avatar.speech.visemes import BILABIALS, OPEN_VOWELS
 
 SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "speech"
@@ -53,77 +50,13 @@ def _lip_scores(jaw: np.ndarray, segments: list[PhoneSegment], fps: float = FPS)
 # --------------------------------------------------------------------------- espeak-ng
 
 
-class _Event(ctypes.Structure):
-    class _Id(ctypes.Union):
-        _fields_ = [
-            ("number", ctypes.c_int),
-            ("name", ctypes.c_char_p),
-            ("string", ctypes.c_char * 8),
-        ]
-
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", _Id),
-    ]
-
-
-_CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
-)
-_espeak: tuple | None = None
-
-
-def _espeak_lib():
-    global _espeak
-    if _espeak is None:
-        name = ctypes.util.find_library("espeak-ng")
-        if not name:
-            pytest.skip("libespeak-ng is not installed (apt-get install espeak-ng libespeak-ng1)")
-        lib = ctypes.CDLL(name)
-        # AUDIO_OUTPUT_SYNCHRONOUS, phoneme events, don't exit on error
-        rate = lib.espeak_Initialize(2, 0, None, 0x0001 | 0x8000)
-        if rate <= 0:
-            pytest.skip("espeak-ng could not be initialised")
-        _espeak = (lib, rate)
-    return _espeak
-
-
 def espeak_synth(text: str, voice: str = "en-us", wpm: int = 175):
-    """Speech (16 kHz, about -20 dBFS RMS) and its exact phoneme-event track."""
-    lib, rate = _espeak_lib()
-    lib.espeak_SetVoiceByName(voice.encode())
-    lib.espeak_SetParameter(1, wpm, 0)  # espeakRATE
-    chunks: list[np.ndarray] = []
-    events: list[tuple[float, str]] = []
+    """Speech (16 kHz) and its exact phoneme-event track; skips without libespeak-ng."""
+    from avatar.speech.espeak import espeak_available, synthesize
 
-    def on_audio(wav, n, ev):
-        if n > 0:
-            chunks.append(np.ctypeslib.as_array(wav, (n,)).copy())
-        i = 0
-        while ev[i].type != 0:  # espeakEVENT_LIST_TERMINATED
-            if ev[i].type == 7:  # espeakEVENT_PHONEME
-                name = bytes(ev[i].id.string).split(b"\0")[0].decode()
-                events.append((ev[i].audio_position / 1000.0, name))
-            i += 1
-        return 0
-
-    cb = _CALLBACK(on_audio)
-    lib.espeak_SetSynthCallback(cb)
-    data = text.encode()
-    lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 1, 0, 1, None, None)
-    lib.espeak_Synchronize()
-    x = np.concatenate(chunks).astype(np.float32) / 32768.0
-    duration = len(x) / rate
-    g = np.gcd(rate, 16000)
-    x16 = signal.resample_poly(x, 16000 // g, rate // g).astype(np.float32)
-    x16 *= 0.1 / max(float(np.sqrt(np.mean(x16**2))), 1e-6)
-    return Speech(x16), phones_from_espeak_events(events, duration)
+    if not espeak_available():
+        pytest.skip("libespeak-ng is not installed (apt-get install espeak-ng libespeak-ng1)")
+    return synthesize(text, voice, wpm)
 
 
 SENTENCES = [
