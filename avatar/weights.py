@@ -69,6 +69,8 @@ _WAV2LIP_LICENSE = (
     "of the released file."
 )
 
+_NEKOCHU_REVISION = "fb925b05f0d353850ee0c56810e4545e274e2b5a"
+
 REGISTRY: dict[str, WeightSpec] = {
     spec.name: spec
     for spec in (
@@ -77,9 +79,9 @@ REGISTRY: dict[str, WeightSpec] = {
             title="Wav2Lip",
             repo_id="Nekochu/Wav2Lip",
             filename="wav2lip.pth",
-            # The content is pinned by sha256 below; pin the commit too when it is looked up
-            # (HfApi().model_info("Nekochu/Wav2Lip").sha) from a machine with Hub access.
-            revision="main",
+            # A commit of the mirror that downstream projects pin for these files; the sha256
+            # below pins the content in any case (not fetched from here: no Hub access).
+            revision=_NEKOCHU_REVISION,
             sha256="b78b681b68ad9fe6c6fb1debc6ff43ad05834a8af8a62ffc4167b7b34ef63c37",
             size=435_807_851,
             license="personal/research/non-commercial use only",
@@ -93,7 +95,7 @@ REGISTRY: dict[str, WeightSpec] = {
             title="Wav2Lip GAN",
             repo_id="Nekochu/Wav2Lip",
             filename="wav2lip_gan.pth",
-            revision="main",  # see wav2lip
+            revision=_NEKOCHU_REVISION,
             sha256="ca9ab7b7b812c0e80a6e70a5977c545a1e8a365a6c49d5e533023c034d7ac3d8",
             size=435_801_865,
             license="personal/research/non-commercial use only",

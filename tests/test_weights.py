@@ -44,11 +44,15 @@ def _put_in_cache(cache: Path, spec: W.WeightSpec, data: bytes) -> Path:
     blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
     blob.parent.mkdir(parents=True)
     blob.write_bytes(data)
-    snap = repo / "snapshots" / COMMIT / spec.filename
+    # A revision that is a commit names its snapshot directly; a branch goes through refs/.
+    pinned = len(spec.revision) == 40
+    commit = spec.revision if pinned else COMMIT
+    snap = repo / "snapshots" / commit / spec.filename
     snap.parent.mkdir(parents=True)
     snap.symlink_to(Path("../" * (spec.filename.count("/") + 2)) / "blobs" / blob.name)
-    (repo / "refs").mkdir()
-    (repo / "refs" / spec.revision).write_text(COMMIT)
+    if not pinned:
+        (repo / "refs").mkdir()
+        (repo / "refs" / spec.revision).write_text(COMMIT)
     return snap
 
 
@@ -170,7 +174,8 @@ def test_download_verifies_the_hash(hf_home, small_spec, monkeypatch):
     path = W.download("wav2lip", accept_license=True, progress=False)
     assert path.read_bytes() == CONTENT
     repo_id, filename, revision, cache, _ = calls[0]
-    assert (repo_id, filename, revision) == ("Nekochu/Wav2Lip", "wav2lip.pth", "main")
+    assert (repo_id, filename) == ("Nekochu/Wav2Lip", "wav2lip.pth")
+    assert len(revision) == 40  # a pinned commit, not a branch
     assert cache == hf_home / "hub"  # HF_HOME respected
     # already there and intact: no second download
     calls.clear()
