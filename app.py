@@ -50,6 +50,12 @@ log = logging.getLogger("avatar.app")
 WORK = S.WorkDirs()
 CANCEL = S.CancelFlags()
 TTS = S.find_tts()
+if TTS is not None:
+    from avatar.speech.tts import list_voices  # noqa: E402
+
+    VOICES = [v.name for v in list_voices()]
+else:
+    VOICES = []
 WAV2LIP = S.wav2lip_status()
 os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(WORK.root / "examples-cache"))
 
@@ -105,6 +111,7 @@ def generate(
     seed=0,
     face_index=0,
     refine=False,
+    voice="",
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 - how gradio injects its progress tracker
 ):
@@ -131,7 +138,7 @@ def generate(
             rigs=RIGS,
             workdirs=WORK,
             script=script,
-            tts=TTS,
+            tts=_tts_with(voice),
             progress=progress,
             cancelled=lambda: CANCEL.is_set(session) or S.gradio_event_cancelled(),
         )
@@ -143,6 +150,22 @@ def generate(
     except Exception as exc:
         raise S.to_gr_error(exc) from None
     return str(result.video_path), result.figure, result.summary
+
+
+def _tts_with(voice):
+    """The TTS hook speaking with ``voice`` (its language then shapes the mouth too)."""
+    if TTS is None or not voice:
+        return TTS
+    return lambda text, language=None: TTS(text, voice=voice)
+
+
+def preview_speech(script, voice=""):
+    """The script spoken, for the preview player: (16000, int16 samples)."""
+    try:
+        speech = _tts_with(voice)(script or "").speech
+    except Exception as exc:
+        raise S.to_gr_error(exc) from None
+    return 16000, (speech.samples.clip(-1, 1) * 32767).astype("int16")
 
 
 def offer_download(video):
@@ -207,9 +230,19 @@ def build_demo() -> gr.Blocks:
                                 placeholder="Type what the portrait should say…",
                                 info="Used when no voice-over is given above.",
                             )
+                            voice = gr.Dropdown(
+                                choices=VOICES,
+                                value="en-us" if "en-us" in VOICES else None,
+                                label="Voice (espeak-ng; its language shapes the mouth)",
+                                elem_id="voice",
+                            )
+                            say = gr.Button("Preview speech", size="sm")
+                            heard = gr.Audio(label="Speech preview", interactive=False)
                 else:
                     audio = _audio_input()
                     script = gr.Textbox(value="", visible=False)
+                    voice = gr.Textbox(value="", visible=False)
+                    say = heard = None
                 audio_info = gr.Markdown(elem_id="audio-info")
 
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
@@ -307,6 +340,8 @@ def build_demo() -> gr.Blocks:
         )
         audio.change(on_audio, audio, audio_info, api_visibility="private", concurrency_limit=2)
         dice.click(random_seed, None, seed, **private)
+        if say is not None:
+            say.click(preview_speech, [script, voice], heard, **private)
         video.change(offer_download, video, download, **private)
         run = go.click(
             generate,
@@ -323,6 +358,7 @@ def build_demo() -> gr.Blocks:
                 seed,
                 face,
                 refine,
+                voice,
             ],
             outputs,
             api_name="generate",

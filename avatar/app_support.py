@@ -882,15 +882,27 @@ def generate_video(
         rig = rigs.get(image, settings.face_index)
         report("face", 1.0)
         report("audio", 0.0)
+        extra = {}
         if audio:
             speech = load_audio(audio, max_seconds=settings.max_audio_seconds)
         else:
             speech = _synthesize(tts, script, settings)
             settings = settings.updated(transcript=settings.transcript or script)
+            phones = getattr(speech, "phones", None)  # a TTSResult carries exact timings
+            if phones is not None:
+                extra["phones"] = phones
+            if isinstance(speech, tuple):
+                speech = speech[0]
         if not isinstance(speech, Speech):
             speech = load_audio(speech, max_seconds=settings.max_audio_seconds)
         out = pipeline(
-            image, speech, settings, output=job / output_name(image), progress=report, rig=rig
+            image,
+            speech,
+            settings,
+            output=job / output_name(image),
+            progress=report,
+            rig=rig,
+            **extra,
         )
         envelope = envelope_of(speech, out.fps, out.n_frames)
         figure = motion_figure(out.motion, envelope)
@@ -924,14 +936,17 @@ def _stages_for(settings: GenerationSettings) -> tuple[str, ...]:
 
 
 def _synthesize(tts: Callable, script: str, settings: GenerationSettings):
-    """Call the TTS hook; it may return ``Speech``, ``(Speech, ...)`` or a file path."""
+    """Call the TTS hook; it may return ``Speech``, ``(Speech, ...)`` or a file path.
+
+    A ``TTSResult`` (it has ``phones``) is returned whole, for its exact timings.
+    """
     try:
         result = tts(script, language=settings.language)
     except AvatarError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise AudioError("The script could not be turned into speech.") from exc
-    if isinstance(result, tuple):
+    if isinstance(result, tuple) and not hasattr(result, "phones"):
         result = result[0]
     return result
 

@@ -21,8 +21,23 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="dub this video instead of animating a photo (re-syncs its mouth with Wav2Lip)",
     )
+    said = p.add_mutually_exclusive_group(required=True)
+    said.add_argument("--audio", help="voice-over (wav, mp3, m4a, ogg, flac, or a video)")
+    said.add_argument("--text", help="a script to speak with espeak-ng (exact lip timings)")
+    said.add_argument("--script", metavar="FILE", help="a text file to speak, like --text")
     p.add_argument(
-        "--audio", required=True, help="voice-over (wav, mp3, m4a, ogg, flac, or a video)"
+        "--voice", default=None, help="espeak-ng voice, e.g. en-us, es, ja (`avatar voices`)"
+    )
+    p.add_argument("--rate", type=int, default=175, help="speaking rate, words per minute")
+    p.add_argument("--pitch", type=int, default=50, help="voice pitch, 0 ... 50 normal ... 100")
+    p.add_argument("--label", action="store_true", help='draw a visible "AI-generated" label')
+    p.add_argument(
+        "--label-position",
+        default="bottom-right",
+        choices=["top-left", "top-right", "bottom-left", "bottom-right"],
+    )
+    p.add_argument(
+        "--label-size", type=float, default=0.05, help="label text height, fraction of the frame"
     )
     p.add_argument("--output", "-o", required=True, help="output .mp4 path")
     p.add_argument("--seed", type=int, default=0, help="random seed for head motion and blinks")
@@ -37,7 +52,12 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--transcript", default=None, help="the words spoken (English): aligns lips exactly"
     )
-    p.add_argument("--language", default="en", help="language of the speech, e.g. en, ja, zh, es")
+    p.add_argument(
+        "--language",
+        "--lang",
+        default=None,
+        help="language of the speech, e.g. en, ja, zh, es (default en, or the --voice's)",
+    )
     p.add_argument("--preset", default="balanced", choices=["fast", "balanced", "quality"])
     p.add_argument("--max-audio-minutes", type=float, default=10.0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -67,14 +87,27 @@ def _settings_from(args: argparse.Namespace):
         blink_rate=args.blink_rate,
         expression=args.expression,
         face_index=args.face_index,
-        language=args.language,
+        language=args.language or "en",
         transcript=args.transcript,
         preset=args.preset,
         max_audio_seconds=args.max_audio_minutes * 60.0,
         overwrite=args.overwrite,
         refine=getattr(args, "refine", None),
         wav2lip_checkpoint=getattr(args, "wav2lip_checkpoint", None),
+        label=getattr(args, "label", False),
+        label_position=getattr(args, "label_position", "bottom-right"),
+        label_size=getattr(args, "label_size", 0.05),
     )
+
+
+def _script_text(args: argparse.Namespace) -> str | None:
+    """The words of --text or --script FILE, or None when a voice-over is given."""
+    if getattr(args, "script", None):
+        try:
+            return Path(args.script).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AvatarError(f"Cannot read the script file {args.script}: {exc}.") from exc
+    return getattr(args, "text", None)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -85,6 +118,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     if Path(args.output).exists() and not args.overwrite:
         raise AvatarError(f"{args.output} already exists; pass --overwrite to replace it.")
+    text = _script_text(args)
+    if args.video is not None and text is not None:
+        raise AvatarError("Dubbing a video (--video) needs a voice-over file: use --audio.")
+    audio, phones = args.audio, None
+    if text is not None:
+        from avatar.speech.tts import synthesize
+
+        spoken = synthesize(
+            text, voice=args.voice, language=args.language, rate=args.rate, pitch=args.pitch
+        )
+        audio, phones = spoken.speech, spoken.phones
+        settings = settings.updated(language=args.language or phones.language)
     if args.video is not None:
         from pipelines.dubbing import DUB_STAGE_LABELS, DUB_STAGES, DubbingPipeline
 
@@ -95,7 +140,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         bar = _StageBar(stages_for(settings), STAGE_LABELS, disable=args.quiet)
         run = lambda: TalkingPortraitPipeline()(  # noqa: E731
-            args.image, args.audio, settings, output=args.output, progress=bar.update
+            args.image, audio, settings, output=args.output, progress=bar.update, phones=phones
         )
     try:
         result = run()
@@ -137,6 +182,22 @@ class _StageBar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from avatar.speech.tts import list_voices
+
+    for v in list_voices():
+        print(f"{v.name:<24} {v.description}")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from avatar.batch import run_batch
+
+    report = run_batch(args.jobs, args.out, quiet=args.quiet)
+    print(report.table())
+    return 0 if report.ok else 1
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -272,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="photo + voice-over -> talking-head mp4")
     _generate_args(gen)
     gen.set_defaults(func=cmd_generate)
+
+    ba = sub.add_parser("batch", help="one video per row of a CSV or YAML jobs file")
+    ba.add_argument("jobs", help="jobs.csv or jobs.yaml: image, text or audio, voice, lang, output")
+    ba.add_argument("--out", required=True, help="folder for the videos (outputs stay inside)")
+    ba.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    ba.set_defaults(func=cmd_batch)
+
+    vo = sub.add_parser("voices", help="list the espeak-ng voices for --voice")
+    vo.set_defaults(func=cmd_voices)
 
     ev = sub.add_parser("eval", help="measure lip sync, blinks, head motion and container facts")
     ev.add_argument("video", nargs="?", default=None)

@@ -37,6 +37,9 @@ class GenerationSettings:
     overwrite: bool = True
     refine: str | None = None  # None, "wav2lip" or "wav2lip_gan": the Wav2Lip mouth pass
     wav2lip_checkpoint: str | None = None  # a local Wav2Lip file instead of the download
+    label: bool = False  # a visible "AI-generated" label (the metadata always says so)
+    label_position: str = "bottom-right"  # top-left, top-right, bottom-left, bottom-right
+    label_size: float = 0.05  # text height as a fraction of the frame height
 
     def __post_init__(self) -> None:
         from avatar.errors import AvatarError
@@ -65,6 +68,15 @@ class GenerationSettings:
             raise AvatarError(
                 f"Unknown refinement '{self.refine}'; available: wav2lip, wav2lip_gan."
             )
+
+        from avatar.video.label import POSITIONS
+
+        if self.label_position not in POSITIONS:
+            raise AvatarError(
+                f"Unknown label position '{self.label_position}'; use one of {', '.join(POSITIONS)}."
+            )
+        if not 0.01 <= self.label_size <= 0.5:
+            raise AvatarError("The label size must be between 0.01 and 0.5 of the frame height.")
 
     @property
     def x264_preset(self) -> str:

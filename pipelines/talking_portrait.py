@@ -165,6 +165,11 @@ class TalkingPortraitPipeline:
         metadata = {"title": "Talking portrait", "seed": str(s.seed)}
         render_time = refine_time = 0.0
         step = max(1, n_frames // 50)
+        label = None
+        if s.label:
+            from avatar.video.label import Label
+
+            label = Label(*renderer.output_size, position=s.label_position, size=s.label_size)
         with VideoWriter(
             output,
             fps=s.fps,
@@ -178,6 +183,8 @@ class TalkingPortraitPipeline:
             for i in range(n_frames):
                 r0 = time.perf_counter()
                 frame = renderer.render(motion.values[i])
+                if label is not None and refiner is None:
+                    frame = label.apply(frame)
                 render_time += time.perf_counter() - r0
                 if refiner is None:
                     writer.write(frame)
@@ -185,14 +192,14 @@ class TalkingPortraitPipeline:
                     r0 = time.perf_counter()
                     landmarks = getattr(renderer, "last_landmarks", None)
                     for out in refiner.push(frame, landmarks):
-                        writer.write(out)
+                        writer.write(out if label is None else label.apply(out))
                     refine_time += time.perf_counter() - r0
                 if i % step == 0:
                     report("render", i / n_frames)
             if refiner is not None:
                 r0 = time.perf_counter()
                 for out in refiner.flush():
-                    writer.write(out)
+                    writer.write(out if label is None else label.apply(out))
                 refine_time += time.perf_counter() - r0
         timings["render"] = render_time
         if refiner is not None:

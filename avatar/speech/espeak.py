@@ -65,13 +65,15 @@ def _library() -> tuple[ctypes.CDLL, int]:
 
 
 def synthesize_raw(
-    text: str, voice: str = "en-us", rate: int = 160
+    text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50
 ) -> tuple[np.ndarray, int, list[tuple[float, str]]]:
     """``(samples, sample_rate, [(time_s, phoneme mnemonic)])`` at espeak-ng's own rate."""
     with _lock:
         lib, sr = _library()
-        lib.espeak_SetVoiceByName(voice.encode())
+        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"espeak-ng has no voice named {voice!r}")
         lib.espeak_SetParameter(1, int(rate), 0)  # espeakRATE, words per minute
+        lib.espeak_SetParameter(3, int(pitch), 0)  # espeakPITCH, 0-100 (50 normal)
         chunks: list[np.ndarray] = []
         events: list[tuple[float, str]] = []
 
@@ -95,13 +97,56 @@ def synthesize_raw(
     return x, sr, events
 
 
-def synthesize(text: str, voice: str = "en-us", rate: int = 175):
+def synthesize(text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50):
     """``(Speech at 16 kHz, about -20 dBFS RMS, VisemeTrack with the exact phone timings)``."""
     from avatar.speech.phones import phones_from_espeak_events
 
-    x, sr, events = synthesize_raw(text, voice, rate)
+    x, sr, events = synthesize_raw(text, voice, rate, pitch)
     duration = len(x) / sr
     g = np.gcd(sr, SAMPLE_RATE)
     x16 = signal.resample_poly(x, SAMPLE_RATE // g, sr // g).astype(np.float32)
     x16 *= 0.1 / max(float(np.sqrt(np.mean(x16**2))), 1e-6)
     return Speech(x16), phones_from_espeak_events(events, duration)
+
+
+class _Voice(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
+def list_voices_raw() -> list[tuple[str, str, list[str]]]:
+    """``[(name, identifier, [language, ...])]`` for every voice espeak-ng knows."""
+    out: list[tuple[str, str, list[str]]] = []
+    with _lock:
+        lib, _ = _library()
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+        lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        voices = lib.espeak_ListVoices(None)
+        i = 0
+        while voices[i]:
+            v = voices[i].contents
+            langs: list[str] = []
+            if v.languages:
+                p = v.languages
+                while ctypes.c_ubyte.from_address(p).value != 0:  # priority byte, then a string
+                    lang = ctypes.string_at(p + 1)
+                    langs.append(lang.decode(errors="replace"))
+                    p += 2 + len(lang)
+            out.append(
+                (
+                    (v.name or b"").decode(errors="replace"),
+                    (v.identifier or b"").decode(errors="replace"),
+                    langs,
+                )
+            )
+            i += 1
+    return out
