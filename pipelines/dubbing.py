@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar.audio import load_audio
+from avatar.audio import load_voiceover
 from avatar.audio.speech import Speech
-from avatar.errors import AudioError, AvatarError
+from avatar.errors import AvatarError
 from avatar.settings import GenerationSettings
 from avatar.video import VideoWriter
 from pipelines.talking_portrait import ProgressCallback
@@ -72,15 +72,7 @@ class DubbingPipeline:
 
         report("audio", 0.0)
         t = time.perf_counter()
-        speech = (
-            audio
-            if isinstance(audio, Speech)
-            else load_audio(audio, max_seconds=s.max_audio_seconds)
-        )
-        if speech.duration < 0.2:
-            raise AudioError(
-                f"The voice-over is only {speech.duration:.2f} seconds long; it must be at least 0.2 s."
-            )
+        speech = load_voiceover(audio, max_seconds=s.max_audio_seconds)
         n_frames = speech.n_frames(fps)
         timings["audio"] = time.perf_counter() - t
         report("audio", 1.0)

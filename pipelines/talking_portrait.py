@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar.audio import load_audio
+from avatar.audio import load_voiceover
 from avatar.audio.features import compute_features
 from avatar.audio.speech import Speech
-from avatar.errors import AudioError
 from avatar.face import FaceRig, analyze_portrait
 from avatar.motion import Motion, MotionControls, generate_motion
 from avatar.motion.mouth import mouth_curves
@@ -117,15 +116,7 @@ class TalkingPortraitPipeline:
         report("face", 1.0)
 
         t = stage("audio")
-        speech = (
-            audio
-            if isinstance(audio, Speech)
-            else load_audio(audio, max_seconds=s.max_audio_seconds)
-        )
-        if speech.duration < 0.2:
-            raise AudioError(
-                f"The voice-over is only {speech.duration:.2f} seconds long; it must be at least 0.2 s."
-            )
+        speech = load_voiceover(audio, max_seconds=s.max_audio_seconds)
         n_frames = speech.n_frames(s.fps)
         features = compute_features(speech, s.fps, n_frames)
         if float(np.max(features.rms_db)) < SILENCE_DBFS:

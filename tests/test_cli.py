@@ -188,3 +188,28 @@ def test_eval_prints_the_table(capsys, tmp_path, portrait, voice):
     code, stdout, _ = run(capsys, "eval", str(out))
     assert code == 0
     assert "lip sync r (lag 0)" in stdout
+
+
+def test_audio_too_short(capsys, tmp_path, portrait):
+    import wave
+
+    short = tmp_path / "blip.wav"
+    with wave.open(str(short), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.sin(np.arange(1600) * 0.2) * 8000).astype("<i2").tobytes())
+    code, _, err = run(
+        capsys,
+        "generate",
+        "--image",
+        portrait,
+        "--audio",
+        str(short),
+        "-o",
+        str(tmp_path / "o.mp4"),
+        "-q",
+    )
+    assert code != 0
+    assert "at least 0.2 s" in _one_error_line(err)
+    assert not (tmp_path / "o.mp4").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from avatar.audio.decode import (
     SILENCE_LUFS,
     load_audio,
+    load_voiceover,
     measure_loudness,
     normalize_loudness,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "SILENCE_LUFS",
     "Speech",
     "load_audio",
+    "load_voiceover",
     "measure_loudness",
     "normalize_loudness",
 ]

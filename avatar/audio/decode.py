@@ -302,3 +302,17 @@ def _format_limit(seconds: float) -> str:
         return f"{text} minute" + ("" if text == "1" else "s")
     text = f"{seconds:.1f}".rstrip("0").rstrip(".")
     return f"{text} second" + ("" if text == "1" else "s")
+
+
+MIN_SECONDS = 0.2  # shorter than this there is no speech to animate
+
+
+def load_voiceover(source, *, max_seconds: float = 600.0) -> Speech:
+    """A voice-over for a pipeline: a ``Speech`` as given, or a file decoded; too short -> error."""
+    speech = source if isinstance(source, Speech) else load_audio(source, max_seconds=max_seconds)
+    if speech.duration < MIN_SECONDS:
+        raise AudioError(
+            f"The voice-over is only {speech.duration:.2f} seconds long; "
+            f"it must be at least {MIN_SECONDS} s."
+        )
+    return speech
