@@ -91,6 +91,15 @@ class DubbingPipeline:
         h, w = first.shape[:2]
         track_time = 0.0
         step = max(1, n_frames // 50)
+        label = None
+        if s.label:
+            from avatar.video.label import Label
+
+            label = Label(w - w % 2, h - h % 2, position=s.label_position, size=s.label_size)
+
+        def finish(out: np.ndarray) -> np.ndarray:
+            return out if label is None else label.apply(out)
+
         with VideoWriter(
             output,
             fps=fps,
@@ -111,11 +120,11 @@ class DubbingPipeline:
                 landmarks = tracker(frame)
                 track_time += time.perf_counter() - t0
                 for out in refiner.push(frame, landmarks):
-                    writer.write(out)
+                    writer.write(finish(out))
                 if i % step == 0:
                     report("dub", i / n_frames)
             for out in refiner.flush():
-                writer.write(out)
+                writer.write(finish(out))
         frames.close()
         stats = refiner.stats
         if stats.passed_through:

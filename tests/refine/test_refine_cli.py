@@ -183,6 +183,23 @@ def test_dubbing_from_the_cli_loops_a_short_video(capsys, tmp_path, voice, tiny_
     info = probe_video(out)
     assert abs(info.video_duration - info.audio_duration) <= 1 / 25 + 1e-3
 
+    # the same dub with the visible label: only the chosen corner changes
+    labelled = tmp_path / "dub_label.mp4"
+    code, _, err = run(
+        capsys, "generate", "--video", str(src), "--audio", voice, "-o", str(labelled),
+        "--wav2lip-checkpoint", str(tiny_checkpoint), "--label", "--label-position", "top-left",
+        "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    from avatar.video.reader import iter_frames
+
+    plain_frame = next(iter_frames(out)).astype(np.int16)
+    label_frame = next(iter_frames(labelled)).astype(np.int16)
+    diff = np.abs(plain_frame - label_frame).max(axis=2)
+    h, w = diff.shape
+    assert diff[: h // 4, : w // 3].max() > 60  # the label is drawn top-left
+    assert np.percentile(diff[h // 2 :, w // 2 :], 99) < 12  # elsewhere only codec noise
+
 
 def test_unreadable_video(capsys, tmp_path, voice, tiny_checkpoint):
     fake = tmp_path / "v.mp4"
