@@ -8,9 +8,11 @@ half-body and group photos.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -33,6 +35,44 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 _lock = threading.Lock()
 _models: dict[str, object] = {}
+_used: set[str] = set()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Hide what MediaPipe's C++ side prints straight to file descriptor 2.
+
+    Creating a graph and running it the first time print TensorFlow Lite and
+    absl start-up chatter ("Created TensorFlow Lite XNNPACK delegate", "All log
+    messages before absl::InitializeLog() ...") that no environment variable
+    turns off; a CLI user would see it above the one sentence we promise. Only
+    used for those first calls, so other threads' output is hidden for
+    milliseconds at most, once per process.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2 (embedded, closed)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _process(name: str, image: np.ndarray):
+    """``_model(name).process(image)``, quiet on first use. Call with ``_lock`` held."""
+    if name in _used:
+        return _model(name).process(image)
+    with _native_stderr_silenced():
+        result = _model(name).process(image)
+    _used.add(name)
+    return result
 
 
 def _model(name: str):
@@ -64,7 +104,7 @@ def detect_faces(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     boxes: list[tuple[float, float, float, float, float]] = []
     with _lock:
         for name in ("detector_far", "detector_near"):
-            result = _model(name).process(image)
+            result = _process(name, image)
             for det in result.detections or []:
                 bb = det.location_data.relative_bounding_box
                 x0, y0 = bb.xmin * w, bb.ymin * h
@@ -99,7 +139,7 @@ def _mesh_in_box(image: np.ndarray, box: tuple[int, int, int, int], scale: float
         image, m, (MESH_INPUT, MESH_INPUT), flags=interp, borderMode=cv2.BORDER_REPLICATE
     )
     with _lock:
-        result = _model("mesh").process(crop)
+        result = _process("mesh", crop)
     if not result.multi_face_landmarks:
         return None
     pts = np.array(

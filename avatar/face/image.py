@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 MAX_SIDE = 4096  # larger photos are downscaled: the face never needs more
 MIN_SIDE = 64
+#: Larger images are refused unless their decoder can reduce them while reading (JPEG).
+MAX_DECODE_PIXELS = 120_000_000
 
 
 def load_image(source: str | Path | np.ndarray | Image.Image, *, notices: list[str] | None = None):
@@ -54,16 +56,27 @@ def _open_huge(path: Path, notices: list[str]) -> np.ndarray:
     try:
         Image.MAX_IMAGE_PIXELS = None
         with Image.open(path) as im:
+            original = im.size
             im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG decodes at 1/2..1/8 scale
+            drafted = im.size
+            if drafted[0] * drafted[1] > MAX_DECODE_PIXELS:  # PNG, WebP, ...: no reduced decode
+                raise ImageError(
+                    f"{path.name} is too large ({original[0]}×{original[1]} pixels); "
+                    f"use a photo under {MAX_DECODE_PIXELS // 1_000_000} megapixels."
+                )
             im = ImageOps.exif_transpose(im)
-            return _from_pil(im, notices)
+            if im.size != drafted:  # EXIF turned it a quarter: so did the size the user sees
+                original = original[::-1]
+            return _from_pil(im, notices, original_size=original)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path.name} is damaged or too large to read.") from exc
     finally:
         Image.MAX_IMAGE_PIXELS = 178956970
 
 
-def _from_pil(im: Image.Image, notices: list[str]) -> np.ndarray:
+def _from_pil(
+    im: Image.Image, notices: list[str], original_size: tuple[int, int] | None = None
+) -> np.ndarray:
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im, dtype=np.float64)
         top = 65535.0 if arr.max() > 255 else 255.0
@@ -75,13 +88,18 @@ def _from_pil(im: Image.Image, notices: list[str]) -> np.ndarray:
         bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(bg, rgba)
     im = im.convert("RGB")  # CMYK, greyscale, palette, YCbCr
-    return _from_array(np.asarray(im), notices)
+    return _from_array(np.asarray(im), notices, original_size=original_size)
 
 
-def _from_array(arr: np.ndarray, notices: list[str]) -> np.ndarray:
+def _from_array(
+    arr: np.ndarray, notices: list[str], original_size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """``original_size`` (width, height): the file's size when it was decoded already reduced."""
     import cv2
 
     arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[2] == 1:  # (H, W, 1) is greyscale too
+        arr = arr[:, :, 0]
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
@@ -99,9 +117,11 @@ def _from_array(arr: np.ndarray, notices: list[str]) -> np.ndarray:
         raise ImageError(
             f"The image is {w}×{h} pixels; it must be at least {MIN_SIDE} on each side."
         )
-    if max(h, w) > MAX_SIDE:
-        s = MAX_SIDE / max(h, w)
+    ow, oh = original_size or (w, h)
+    if max(h, w) > MAX_SIDE or max(ow, oh) > max(h, w):
+        s = min(1.0, MAX_SIDE / max(h, w))
         nw, nh = max(1, round(w * s)), max(1, round(h * s))
-        notices.append(f"The image ({w}×{h}) was downscaled to {nw}×{nh}.")
-        arr = cv2.resize(arr, (nw, nh), interpolation=cv2.INTER_AREA)
+        notices.append(f"The image ({ow}×{oh}) was downscaled to {nw}×{nh}.")
+        if (nw, nh) != (w, h):
+            arr = cv2.resize(arr, (nw, nh), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(arr, dtype=np.uint8)

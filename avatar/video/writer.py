@@ -3,8 +3,10 @@
 Frames go straight to an ffmpeg subprocess (the ``imageio-ffmpeg`` binary) as
 raw rgb24 on its stdin, so encoding runs in parallel with rendering and no
 frame is kept in memory. The file appears at its final path only when it is
-complete: ffmpeg writes a hidden ``.NAME.partial-XXXX.mp4`` next to it, which
-is renamed on a successful ``close()`` and deleted on any failure.
+complete: ffmpeg writes a hidden ``.NAME.partial-PID-XXXX.mp4`` next to it, which
+is renamed on a successful ``close()`` and deleted on any failure. A run killed
+outright (SIGKILL, power loss) cannot clean up; the next writer of the same
+output removes such files once their process is gone.
 
 Choices that matter downstream:
 
@@ -345,10 +347,16 @@ class VideoWriter:
             )
 
     def _reserve_temp(self, suffix: str) -> Path:
-        """Create an empty hidden file next to the output (proves the folder is writable)."""
+        """Create an empty hidden file next to the output (proves the folder is writable).
+
+        The name carries this process's id, so that a later run can tell the
+        leftovers of a killed run (whose process is gone) from a live one's.
+        """
         parent = self.path.parent
+        _remove_stale_partials(self.path)
         for _ in range(100):
-            candidate = parent / f".{self.path.name}.partial-{secrets.token_hex(4)}{suffix}"
+            token = f"{os.getpid()}-{secrets.token_hex(4)}"
+            candidate = parent / f".{self.path.name}.partial-{token}{suffix}"
             try:
                 # 0o666 & ~umask, like any file the user creates (mkstemp would force 0o600).
                 fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -452,6 +460,41 @@ class VideoWriter:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
         self._tmp_video = self._tmp_audio = None
+
+
+def _remove_stale_partials(path: Path) -> list[Path]:
+    """Delete the temporary files a killed run left next to ``path``; returns them.
+
+    Only files named for this output whose writing process no longer exists go
+    (a SIGKILL gives the writer no chance to clean up); a concurrent writer's
+    files are left alone.
+    """
+    removed: list[Path] = []
+    prefix = f".{path.name}.partial-"
+    try:
+        candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        pid_text = candidate.name[len(prefix) :].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _process_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            candidate.unlink()
+            removed.append(candidate)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run", len(removed))
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # exists but belongs to someone else, or unknowable
+        return True
+    return True
 
 
 def _check_fps(fps: float) -> float:

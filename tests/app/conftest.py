@@ -11,6 +11,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -28,6 +29,7 @@ class AppServer:
     startup_seconds: float
     log_path: Path
     process: subprocess.Popen
+    log_file: IO[str] | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -42,7 +44,13 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory) -> AppServer:
     pytest.importorskip("gradio")
-    tmp = tmp_path_factory.mktemp("app")
+    server = start_app(tmp_path_factory.mktemp("app"))
+    yield server
+    stop_app(server)
+
+
+def start_app(tmp: Path, **settings: str) -> AppServer:
+    """`python app.py` on a free port with the test limits (``settings`` override them)."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -53,6 +61,7 @@ def app_server(tmp_path_factory) -> AppServer:
         AVATAR_APP_MAX_FILE_SIZE=TEST_MAX_FILE_SIZE,
         PYTHONUNBUFFERED="1",
     )
+    env.update(settings)
     env.pop("GRADIO_SERVER_NAME", None)
     log_path = tmp / "app.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
@@ -86,16 +95,21 @@ def app_server(tmp_path_factory) -> AppServer:
         log.close()
         pytest.fail(f"the app did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
     print(f"\napp ready on {url} in {startup:.1f} s (log: {log_path})")
-    server = AppServer(url, port, startup, log_path, proc)
-    yield server
+    return AppServer(url, port, startup, log_path, proc, log)
+
+
+def stop_app(server: AppServer) -> None:
+    """SIGTERM, as a container stop does; the app must remove its temporary files."""
     match = re.search(r"work folder: (\S+)", server.log())
+    proc = server.process
     proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    log.close()
+    if server.log_file is not None:
+        server.log_file.close()
     # Stopped with SIGTERM, the app removes its temporary files.
     assert match is not None, server.log()[-2000:]
     assert not Path(match.group(1)).exists(), f"{match.group(1)} was left behind"

@@ -171,6 +171,34 @@ def test_cancel_stops_the_render(client, app_server):
     while time.time() < deadline and "generation cancelled" not in app_server.log():
         time.sleep(0.2)
     assert "generation cancelled" in app_server.log()
+    # The worker is free again: two short requests (the server renders two at once) are
+    # processed side by side, instead of one waiting behind the cancelled render.
+    from gradio_client.utils import Status
+
+    jobs = [
+        Client(app_server.url, verbose=False).submit(
+            image=handle_file(str(shared("portraits/cc0_codait_luciano.png"))),
+            audio=handle_file(str(shared(SHORT_VOICE))),
+            preset="fast",
+            seed=seed,
+            api_name="/generate",
+        )
+        for seed in (1, 2)
+    ]
+    started: dict[int, float] = {}
+    finished: dict[int, float] = {}
+    deadline = time.time() + 60
+    while time.time() < deadline and len(finished) < len(jobs):
+        for i, j in enumerate(jobs):
+            if i not in started and j.status().code in (Status.PROCESSING, Status.PROGRESS):
+                started[i] = time.perf_counter()
+            if i not in finished and j.done():
+                finished[i] = time.perf_counter()
+        time.sleep(0.02)
+    for j in jobs:
+        _assert_valid_mp4(j.result(timeout=5)[0], 7.2321875)
+    assert len(started) == 2, "a request after the cancel was never processed"
+    assert max(started.values()) < min(finished.values())  # both were rendering at once
 
 
 def test_uploads_over_the_size_limit_are_refused(client, tmp_path):
