@@ -26,6 +26,16 @@ def shared(relative: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory):
+    """The files of the bad-input matrix (tests/bad_inputs.py), made once per session."""
+    from tests.bad_inputs import make_inputs
+
+    shared("portraits/cc0_codait_luciano.png")
+    shared("speech/en_male_clean_voicebank_p287_003.wav")
+    return make_inputs(tmp_path_factory.mktemp("bad-inputs"))
+
+
+@pytest.fixture(scope="session")
 def luciano_rig():
     from avatar.face import analyze_portrait
 
