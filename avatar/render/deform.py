@@ -28,6 +28,11 @@ SMILE_UP = 0.055
 BROW_MAX = 0.085
 LID_SHARE = 0.8  # the upper lid travels this share of the eye opening ...
 LOWER_LID_SHARE = 0.2  # ... and the lower lid the rest: they meet exactly
+LID_OVERLAP = 0.012  # IOD the closed upper lid reaches past the meeting line
+EDGE_FADE = 0.12  # face widths over which motion fades to zero at the region's border
+NEAR_FOLD = 0.2  # area ratio (deformed / source) below which a skin triangle is eased open
+FOLD_ITERATIONS = 20
+LASH_CARRY = 0.85  # share of the lid's travel the crease ring above the lashes follows
 
 BASES = (
     "jaw_open",
@@ -54,7 +59,16 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 class FaceDeformer:
     """Maps one frame of ``Motion`` values to destination vertex positions."""
 
-    def __init__(self, mesh: FaceMesh, *, max_yaw: float = 20.0, max_pitch: float = 15.0):
+    def __init__(
+        self,
+        mesh: FaceMesh,
+        *,
+        max_yaw: float = 20.0,
+        max_pitch: float = 15.0,
+        watch: np.ndarray | None = None,
+    ):
+        """``watch``: (K,) bool, the skin triangles kept from folding (default: all); the
+        eye and mouth holes are left out, so their lids and lips stay independent."""
         self.mesh = mesh
         xy = mesh.vertices
         self.xy = xy
@@ -72,6 +86,7 @@ class FaceDeformer:
         self.pivot = (xy[33] + xy[263] + xy[61] + xy[291]) / 4
         self.pivot_z = float(mesh.depth[: R.N_MESH].mean() - 0.55 * self.face_width)
         self.max_yaw = max_yaw
+        self._rel0 = np.column_stack([xy - self.pivot, mesh.depth - self.pivot_z])
         self.max_pitch = max_pitch
         self._lip_sets()
         # jaw_open is absolute: 0 means lips together.  A photo taken with the mouth open
@@ -85,6 +100,16 @@ class FaceDeformer:
         gap /= self.iod
         self.rest_jaw = float(np.clip(gap / JAW_MAX, 0.0, 1.0)) if gap > 0.03 else 0.0
         self._neighbours = _neighbours(mesh.triangles, len(xy))
+        self._guard = _FoldGuard(mesh, watch)
+        # Motion fades out next to the region's pinned border (a face cut by the photo's
+        # edge): what touches the edge is clamped rather than crushed against it.
+        edge = xy[mesh.fixed]
+        if len(edge):
+            lo, hi = edge.min(0), edge.max(0)
+            dist = np.minimum(xy - lo, hi - xy).min(1)
+            self._edge_fade = _smooth(dist / (EDGE_FADE * self.face_width))[:, None]
+        else:
+            self._edge_fade = np.ones((len(xy), 1))
         fields = [self._with_mouth_midline(getattr(self, f"_basis_{name}")()) for name in BASES]
         self.basis = np.stack([f.reshape(-1) for f in fields])  # (B, N*2)
         self.basis[:, np.repeat(mesh.fixed, 2)] = 0.0
@@ -178,13 +203,18 @@ class FaceDeformer:
     def _basis_jaw_open(self) -> np.ndarray:
         driven: dict[int, np.ndarray] = {}
         prof = self._lip_profile(self._LOWER)
-        for i, p in zip(self._LOWER, prof):
-            driven[i] = self._to_image(np.zeros(1), np.array([JAW_MAX * p]))[0]
         corner_drop = 0.22 * JAW_MAX
+        corner_xy = self.xy[[61, 291]]
+        for i, p in zip(self._LOWER, prof):
+            # Points hugging a corner drop with it; otherwise they pass below the corner and
+            # the tiny corner triangles fold.
+            d = np.linalg.norm(corner_xy - self.xy[i], axis=1).min() / self.iod
+            near = float(np.exp(-((d / 0.05) ** 2)))
+            drop = (1 - near) * JAW_MAX * p + near * corner_drop
+            driven[i] = self._to_image(np.zeros(1), np.array([drop]))[0]
         for i in self._CORNERS:
             driven[i] = self._to_image(np.zeros(1), np.array([corner_drop]))[0]
         # The upper lip near the corners is pulled down a little with them.
-        corner_xy = self.xy[[61, 291]]
         for i in self._UPPER:
             d = np.linalg.norm(corner_xy - self.xy[i], axis=1).min() / self.iod
             pull = corner_drop * max(0.0, 1.0 - d / 0.22) ** 2
@@ -278,9 +308,24 @@ class FaceDeformer:
         ly = self.xy[list(lower), 1]
         order = np.argsort(lx)
         gap_at = lambda x, y: max(0.0, float(np.interp(x, lx[order], ly[order])) - y)  # noqa: E731
+        # The closed lids overlap by a pixel or so: no slit of eye is left between them.
+        overlap = max(1.2, LID_OVERLAP * self.iod)
         for i in upper[1:-1]:
             gap = gap_at(*self.xy[i])
-            driven[i] = np.array([0.0, LID_SHARE * gap])
+            # (tapered toward the corners, where the opening is thin)
+            driven[i] = np.array([0.0, LID_SHARE * gap + min(overlap, 0.25 * gap)])
+        # The lash band (lid margin up to the crease ring) slides down almost rigidly, so
+        # the lashes stay a thin line at the bottom of the closing lid and the skin above
+        # the crease is what stretches.
+        eye = set(int(i) for i in upper) | set(int(i) for i in lower)
+        carried: dict[int, list[float]] = {}
+        for i in upper[1:-1]:
+            for j in self._neighbours[i]:
+                j = int(j)
+                if j < R.N_MESH and j not in eye and self.xy[j, 1] < self.xy[i, 1]:
+                    carried.setdefault(j, []).append(float(driven[i][1]))
+        for j, travel in carried.items():
+            driven[j] = np.array([0.0, LASH_CARRY * float(np.mean(travel))])
         ux = self.xy[list(upper), 0]
         uy = self.xy[list(upper), 1]
         uorder = np.argsort(ux)
@@ -389,9 +434,67 @@ class FaceDeformer:
         rigid_xy = self.pivot + scale * moved[:, :2] + shift
         w = self.mesh.rigid_weight[:, None]
         dst = pts + w * (rigid_xy - pts)
-        dst[self.mesh.fixed] = self.xy[self.mesh.fixed]
+        dst = self.xy + self._edge_fade * (dst - self.xy)
+        #: The neutral mesh turned rigidly with the head: triangles that face away there are
+        #: hidden by the turn (occlusion), not folded by the deformation.
+        self.last_rigid = self.pivot + scale * (self._rel0 @ rot[:2].T) + shift
+        dst = self._guard(dst, self.last_rigid)
         depth = moved[:, 2]
         return dst, depth
+
+
+class _FoldGuard:
+    """Keeps skin triangles from turning inside out, continuously in the motion.
+
+    A triangle whose area falls below ``NEAR_FOLD`` of its source area gets its
+    vertices' displacements pulled toward the triangle's mean displacement, more
+    the closer it is to folding (zero pull above the threshold), so the
+    correction fades in smoothly and never pops between frames.  Triangles that the head
+    turn itself faces away (occlusion, judged on the neutral mesh turned
+    rigidly) are left alone.  Costs one signed-area pass when nothing is near.
+    """
+
+    def __init__(self, mesh: FaceMesh, watch: np.ndarray | None):
+        self.tris = mesh.triangles
+        self.src = mesh.vertices
+        area = _areas(self.src, self.tris)
+        keep = np.abs(area) > 0.5 if watch is None else watch & (np.abs(area) > 0.5)
+        self.keep = keep
+        self.sign = np.sign(area)
+        self.scale = np.maximum(np.abs(area), 1e-6)
+        self.free = ~mesh.fixed
+
+    def __call__(self, dst: np.ndarray, rigid: np.ndarray) -> np.ndarray:
+        facing = _areas(rigid, self.tris) * self.sign > 0
+        watch = self.keep & facing
+        for i in range(FOLD_ITERATIONS):
+            ratio = _areas(dst, self.tris) * self.sign / self.scale
+            pull = np.clip(1.0 - ratio / NEAR_FOLD, 0.0, 1.0) * watch
+            # One easing pass always (smooth in time); more only while something is folded.
+            if not pull.any() or (i > 0 and not (watch & (ratio < 0)).any()):
+                break
+            # Each vertex of a near-folded triangle moves toward the triangle's mean
+            # displacement (where the triangle is its source shape, merely shifted).
+            hot = np.flatnonzero(pull)
+            t = self.tris[hot]
+            disp = dst - self.src
+            mean = disp[t].mean(1)
+            n = len(dst)
+            idx = t.reshape(-1)
+            wts = np.repeat(pull[hot], 3)
+            delta = (mean[:, None, :] - disp[t]).reshape(-1, 2) * wts[:, None]
+            wsum = np.bincount(idx, wts, n)
+            step = np.stack([np.bincount(idx, delta[:, 0], n), np.bincount(idx, delta[:, 1], n)], 1)
+            moving = (wsum > 0) & self.free
+            gain = np.minimum(1.0, wsum[moving]) / wsum[moving]
+            dst = dst.copy()
+            dst[moving] += step[moving] * gain[:, None]
+        return dst
+
+
+def _areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
 
 
 def _neighbours(triangles: np.ndarray, n: int) -> list[np.ndarray]:

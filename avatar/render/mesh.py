@@ -18,7 +18,10 @@ from scipy.spatial import Delaunay
 from avatar.face import regions as R
 
 RING_SCALES = (1.18, 1.45, 1.85, 2.4)
+RING_DEPTH = 0.1  # how far behind the face edge each ring lies, per face width of scale
 IRIS_VERTICES = (468, 473)
+LID_LIFT = 0.25  # share of the way from the upper-lid landmark to the crease ring
+MID_SPLIT = 0.8  # where the mouth mid-line sits between the upper and lower inner lip
 
 
 @dataclass
@@ -45,7 +48,7 @@ def build_mesh(landmarks: np.ndarray, region_size: tuple[int, int]) -> FaceMesh:
     """Mesh for landmarks already expressed in region coordinates (x, y, z)."""
     w, h = region_size
     lm = landmarks.astype(np.float64)
-    xy = lm[:, :2]
+    xy = _lift_upper_lids(lm[:, :2].copy())
     oval = xy[list(R.FACE_OVAL)]
     centre = _face_centre(xy)
     face_width = float(oval[:, 0].max() - oval[:, 0].min())
@@ -63,7 +66,11 @@ def build_mesh(landmarks: np.ndarray, region_size: tuple[int, int]) -> FaceMesh:
         inside = (pts[:, 0] > 1) & (pts[:, 0] < w - 2) & (pts[:, 1] > 1) & (pts[:, 1] < h - 2)
         ring_pts.append(pts[inside])
         ring_w.append(wts[inside])
-        ring_z.append(np.full(inside.sum(), z_back - 0.15 * face_width * s))
+        # Each ring point sits at its oval point's depth, a little further back: the face
+        # edge and the hair or ears just beyond it turn together, so a turning head shows
+        # no hard silhouette against what is behind it (that would be a fold of the mesh).
+        oval_z = lm[list(R.FACE_OVAL), 2]
+        ring_z.append((oval_z - RING_DEPTH * face_width * (s - 1.0))[inside])
     border = _border_points(w, h, step=max(24.0, min(w, h) / 10))
 
     n_lm = lm.shape[0]
@@ -72,8 +79,10 @@ def build_mesh(landmarks: np.ndarray, region_size: tuple[int, int]) -> FaceMesh:
     # with them, and the new gap between the copies is where the interior is drawn.
     up = list(R.LIPS_UPPER_INNER[1:-1])
     lo = list(R.LIPS_LOWER_INNER[1:-1])
-    mid_xy = (xy[up] + xy[lo]) / 2
-    mid_z = (lm[up, 2] + lm[lo, 2]) / 2
+    # A photo with parted lips mostly shows upper teeth: split low so they stay with the
+    # upper lip (the skull) and the cavity opens below them.
+    mid_xy = xy[up] + MID_SPLIT * (xy[lo] - xy[up])
+    mid_z = lm[up, 2] + MID_SPLIT * (lm[lo, 2] - lm[up, 2])
     n_mid = len(up)
     mid_upper = np.arange(n_lm, n_lm + n_mid)
     mid_lower = np.arange(n_lm + n_mid, n_lm + 2 * n_mid)
@@ -87,6 +96,32 @@ def build_mesh(landmarks: np.ndarray, region_size: tuple[int, int]) -> FaceMesh:
 
     triangles = _triangulate(vertices, n_lm, (w, h), mid_upper, mid_lower)
     return FaceMesh(vertices, depth, rigid, triangles, n_lm, fixed, mid_upper, mid_lower)
+
+
+def _lift_upper_lids(xy: np.ndarray) -> np.ndarray:
+    """Upper-lid vertices moved from the landmark onto the lash line.
+
+    The tracker puts the upper lid a pixel or two inside the visible eye, so
+    the top of the iris lies above it; a closing lid would then carry a strip
+    of iris down with the lashes (a dark seam on the closed eye).  Lifting the
+    margin a share of the way toward the crease ring keeps that strip inside
+    the eye, where the lids cover it.
+    """
+    tris = R.mesh_triangles()
+    for upper, lower in (
+        (R.RIGHT_EYE_UPPER, R.RIGHT_EYE_LOWER),
+        (R.LEFT_EYE_UPPER, R.LEFT_EYE_LOWER),
+    ):
+        eye = set(upper) | set(lower)
+        lifted = {}
+        for i in upper[1:-1]:
+            nb = {int(v) for t in tris if i in t for v in t} - eye
+            above = [j for j in nb if j < R.N_MESH and xy[j, 1] < xy[i, 1]]
+            if above:
+                lifted[i] = LID_LIFT * (xy[i, 1] - float(np.mean(xy[above, 1])))
+        for i, dy in lifted.items():
+            xy[i, 1] -= dy
+    return xy
 
 
 def _face_centre(xy: np.ndarray) -> np.ndarray:

@@ -1,8 +1,12 @@
 """A synthesised mouth interior (cavity, teeth, tongue) drawn inside the parted lips.
 
-Colours come from the portrait itself (lip colour for the cavity and tongue,
-skin brightness for the teeth) so the interior sits in the photo's lighting.
-Only the small box around the mouth is touched.
+Everything takes its colour and light from the portrait (lip colour for the
+cavity and tongue, skin brightness for the teeth), so the interior sits in
+the photo's lighting instead of looking pasted on.  The layers are shaded
+per column between the two lip lines, which keeps their position a smooth
+function of the lip landmarks: no jumps between frames.  Only the opening
+between the lips is touched, through an anti-aliased mask, so closing the
+mouth gives back the source lips exactly.
 """
 
 from __future__ import annotations
@@ -14,6 +18,16 @@ from avatar.face import regions as R
 from avatar.render.deform import JAW_MAX
 
 SHIFT = 3  # sub-pixel bits for polygon drawing
+# Tooth boundaries across the visible arch, in half mouth widths from the centre (the
+# arch recedes, so teeth look narrower toward the corners).
+TOOTH_EDGES = (0.0, 0.3, 0.52, 0.7)
+UPPER_TOOTH_HEIGHT = 0.17  # visible upper incisors, in mouth widths, at most
+LOWER_TOOTH_HEIGHT = 0.1
+
+
+def _smoothstep(x: np.ndarray | float, a: float, b: float):
+    t = np.clip((np.asarray(x, np.float32) - a) / (b - a), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
 
 
 class MouthInterior:
@@ -26,19 +40,28 @@ class MouthInterior:
         # A photo that already shows its teeth keeps them (they travel with the lips).
         self.synthetic_teeth = src_gap < 0.05 * iod
         self.lip = _mean_in(image, [xy[list(R.MOUTH_OUTER_CONTOUR)]], [xy[R.MOUTH_INNER_CONTOUR]])
-        cheeks = [
-            _disc(xy[205], 0.12 * iod),
-            _disc(xy[425], 0.12 * iod),
-        ]
+        cheeks = [_disc(xy[205], 0.12 * iod), _disc(xy[425], 0.12 * iod)]
         self.skin = _mean_in(image, cheeks, [])
         lum = float(self.skin @ np.array([0.299, 0.587, 0.114]))
-        light = float(np.clip(lum / 165.0, 0.55, 1.08))
-        self.teeth = np.array([238.0, 232.0, 220.0]) * light
-        # A dark, warm cavity: mostly shadow, a little of the lip colour.
-        self.cavity = np.clip(
-            0.5 * self.lip * 0.25 + 0.5 * np.array([48.0, 20.0, 16.0]) * light, 0, 255
+        light = float(np.clip(lum / 165.0, 0.45, 1.1))
+        # Teeth: warm off-white, a little brighter than the skin but never paper white.
+        teeth_lum = float(np.clip(0.55 * lum + 100.0, 95.0, 215.0))
+        warm = 0.88 * np.array([1.0, 0.96, 0.88]) + 0.12 * self.lip / max(
+            float(self.lip.max()), 1.0
         )
-        self.tongue = np.clip(self.lip * 0.62 + np.array([28.0, 8.0, 10.0]) * light, 0, 255)
+        self.teeth = (warm / (warm @ np.array([0.299, 0.587, 0.114])) * teeth_lum).astype(
+            np.float32
+        )
+        # A dark, warm cavity: mostly shadow, a little of the lip colour.
+        self.cavity = np.clip(0.22 * self.lip + np.array([26.0, 10.0, 9.0]) * light, 0, 255).astype(
+            np.float32
+        )
+        self.inner_lip = np.clip(0.55 * self.lip, 0, 255).astype(np.float32)
+        self.tongue = np.clip(0.7 * self.lip + np.array([18.0, 0.0, 4.0]) * light, 0, 255).astype(
+            np.float32
+        )
+        # Image sharpness: faces rendered small get a softer interior, like their lips.
+        self.soften = float(np.clip(0.9 - 0.004 * iod, 0.45, 0.9))
         self.max_gap = JAW_MAX * iod
 
     def draw(self, patch: np.ndarray, dst: np.ndarray) -> None:
@@ -59,65 +82,89 @@ class MouthInterior:
         off = np.array([x0, y0], np.float64)
         rw, rh = x1 - x0, y1 - y0
 
-        def poly(pts: np.ndarray) -> np.ndarray:
-            return np.round((pts - off) * (1 << SHIFT)).astype(np.int32)
-
         mask = np.zeros((rh, rw), np.uint8)
-        cv2.fillPoly(mask, [poly(inner)], 255, cv2.LINE_AA, SHIFT)
+        pts = np.round((inner - off) * (1 << SHIFT)).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA, SHIFT)
         alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32) / 255.0
-
-        openness = float(np.clip(gap / self.max_gap, 0, 1))
-        yy = (np.arange(rh, dtype=np.float32) + y0)[:, None]
-        top = np.interp(np.arange(rw) + x0, upper[:, 0], upper[:, 1]).astype(np.float32)[None]
-        bot = np.interp(np.arange(rw) + x0, lower[:, 0], lower[:, 1]).astype(np.float32)[None]
-        depth = np.clip((yy - top) / np.maximum(bot - top, 1.0), 0, 1)
-        shade = 0.55 + 0.45 * np.abs(depth - 0.5) * 2  # darkest at the back of the cavity
-        layer = np.empty((rh, rw, 3), np.float32)
-        layer[:] = self.cavity
-        layer *= shade[..., None]
-
-        width = float(upper[-1, 0] - upper[0, 0])
-        cx = float((upper[0, 0] + upper[-1, 0]) / 2)
-        tongue_h = 0.38 * gap * openness
-        if tongue_h > 1.0:
-            centre = (cx - x0, float(lower[5, 1]) - y0 - 0.1 * gap)
-            t_mask = np.zeros((rh, rw), np.uint8)
-            axes = (max(1, int(0.33 * width * (1 << SHIFT))), max(1, int(tongue_h * (1 << SHIFT))))
-            c = (int(centre[0] * (1 << SHIFT)), int(centre[1] * (1 << SHIFT)))
-            cv2.ellipse(t_mask, c, axes, 0, 180, 360, 255, -1, cv2.LINE_AA, SHIFT)
-            ta = cv2.GaussianBlur(t_mask, (0, 0), 0.8).astype(np.float32)[..., None] / 255.0
-            tongue = self.tongue * (0.7 + 0.3 * (1 - depth[..., None]))
-            layer = layer * (1 - ta) + tongue * ta
-
-        if self.synthetic_teeth:
-            self._teeth(layer, upper, off, gap, width, cx, down=True)
-        if self.synthetic_teeth and openness > 0.5:
-            self._teeth(layer, lower, off, gap * (openness - 0.5) / 0.5, width, cx, down=False)
-
+        layer = self.layer(upper - off, lower - off, gap, (rw, rh))
         roi = patch[y0:y1, x0:x1].astype(np.float32)
         a = alpha[..., None]
         patch[y0:y1, x0:x1] = np.clip(roi * (1 - a) + layer * a + 0.5, 0, 255).astype(np.uint8)
 
-    def _teeth(self, layer, lip: np.ndarray, off, gap: float, width: float, cx: float, down: bool):
-        """A band of teeth hanging from the upper lip (or standing on the lower lip)."""
-        height = min((0.42 if down else 0.22) * gap, (0.11 if down else 0.07) * self.iod)
-        if height < 0.7:
-            return
-        central = lip[1:-1]
-        x = np.clip((central[:, 0] - cx) / (0.5 * width), -1, 1)
-        profile = np.sqrt(np.clip(1 - (x / 0.82) ** 2, 0, 1))
-        edge = central.copy()
-        edge[:, 1] += (1 if down else -1) * height * profile
-        pts = np.concatenate([central, edge[::-1]])
-        m = np.zeros(layer.shape[:2], np.uint8)
-        cv2.fillPoly(
-            m, [np.round((pts - off) * (1 << SHIFT)).astype(np.int32)], 255, cv2.LINE_AA, SHIFT
-        )
-        a = cv2.GaussianBlur(m, (0, 0), 0.7).astype(np.float32)[..., None] / 255.0
-        xs = (np.arange(layer.shape[1], dtype=np.float32) + off[0] - cx) / (0.5 * width)
-        side = np.clip(1 - 0.55 * xs**2, 0.3, 1)[None, :, None]  # teeth darken toward the corners
-        teeth = self.teeth * (0.85 if not down else 1.0) * side
-        layer[:] = layer * (1 - a) + teeth * a
+    def layer(
+        self, upper: np.ndarray, lower: np.ndarray, gap: float, size: tuple[int, int]
+    ) -> np.ndarray:
+        """The interior's colours over a (h, w) box; lip lines are in box pixels."""
+        rw, rh = size
+        xs = np.arange(rw, dtype=np.float32)
+        yy = np.arange(rh, dtype=np.float32)[:, None]
+        order_u = np.argsort(upper[:, 0])
+        order_l = np.argsort(lower[:, 0])
+        top = np.interp(xs, upper[order_u, 0], upper[order_u, 1]).astype(np.float32)[None]
+        bot = np.interp(xs, lower[order_l, 0], lower[order_l, 1]).astype(np.float32)[None]
+        span = np.maximum(bot - top, 1.0)
+        mouth_w = float(max(upper[-1, 0] - upper[0, 0], 4.0))
+        cx = float((upper[0, 0] + upper[-1, 0]) / 2)
+        u = ((xs - cx) / (0.5 * mouth_w))[None]  # -1 ... 1 across the mouth
+        au = np.abs(u)
+        openness = float(np.clip(gap / self.max_gap, 0, 1))
+
+        # Cavity: darkest at the back (between the lip lines) and toward the corners.
+        depth = np.clip((yy - top) / span, 0, 1)
+        back = 1.0 - 4.0 * depth * (1 - depth)  # 1 at the lips, 0 at the back
+        shade = (0.45 + 0.55 * back) * (1.0 - 0.45 * np.clip(au, 0, 1) ** 2)
+        layer = self.cavity[None, None, :] * shade[..., None]
+
+        if openness > 0.15:  # the tongue rests low behind the lower teeth
+            t_h = 0.42 * gap * float(_smoothstep(openness, 0.15, 0.7))
+            t_top = bot - t_h * np.sqrt(np.clip(1 - (u / 0.78) ** 2, 0, 1))
+            ta = np.clip(yy - t_top + 0.5, 0, 1) * (au < 0.85)
+            t_shade = 0.6 + 0.4 * np.clip((yy - t_top) / max(t_h, 1.0), 0, 1)
+            t_shade = t_shade * (1.0 - 0.35 * au**2)
+            tongue = self.tongue[None, None, :] * t_shade[..., None]
+            layer = layer + (tongue - layer) * ta[..., None]
+
+        # Inner lips: a soft, darker wet band along both lip lines.
+        band = max(0.9, 0.015 * self.iod)
+        edge = np.exp(-np.minimum(yy - top, bot - yy).clip(0) / band)
+        layer = layer + (self.inner_lip[None, None, :] - layer) * (0.35 * edge)[..., None]
+        notch = self._tooth_gaps(u, mouth_w)
+        if openness > 0.3:  # lower teeth, peeking over the lower lip on wide vowels
+            hl = min(LOWER_TOOTH_HEIGHT * mouth_w, 0.3 * gap)
+            hl *= float(_smoothstep(openness, 0.3, 0.75))
+            layer = self._teeth(layer, yy, bot, -hl, u, notch, 0.72)
+        if self.synthetic_teeth:
+            hu = min(UPPER_TOOTH_HEIGHT * mouth_w, 0.55 * gap + 0.5)
+            layer = self._teeth(layer, yy, top, hu, u, notch, 1.0)
+
+        if self.soften > 0.5:
+            layer = cv2.GaussianBlur(layer, (0, 0), self.soften)
+        return layer
+
+    def _tooth_gaps(self, u: np.ndarray, mouth_w: float) -> np.ndarray:
+        """0 on a tooth, up to 1 on the thin gap between two teeth."""
+        width = max(0.8 / (0.5 * mouth_w), 0.012)
+        edges = np.array(TOOTH_EDGES[1:], np.float32)
+        d = np.min(np.abs(np.abs(u)[..., None] - edges), axis=-1)
+        centre = np.abs(u)  # the gap between the two central incisors
+        d = np.minimum(d, centre)
+        return np.exp(-((d / width) ** 2))
+
+    def _teeth(self, layer, yy, line, height, u, notch, light: float) -> np.ndarray:
+        """A band of teeth hanging from ``line`` (height > 0) or standing on it (< 0)."""
+        if abs(height) < 0.7:
+            return layer
+        au = np.abs(u)
+        arch = np.clip(1.0 - 0.35 * au**2, 0, 1) * (1.0 - _smoothstep(au, 0.72, 0.92))
+        h = abs(height) * arch * (1.0 - 0.1 * notch)  # rounded incisal corners
+        dist = (yy - line) if height > 0 else (line - yy)  # from the lip toward the edge
+        a = np.clip(h - dist + 0.5, 0, 1) * np.clip(dist + 1.5, 0, 1)
+        t = np.clip(dist / np.maximum(h, 1.0), 0, 1)
+        vertical = 0.8 + 0.2 * _smoothstep(t, 0.0, 0.4)  # the lip's shadow at the root
+        vertical = vertical * (1.0 - 0.12 * _smoothstep(t, 0.75, 1.0))  # translucent edge
+        shade = light * vertical * (1.0 - 0.45 * au**2) * (1.0 - 0.15 * notch)
+        teeth = self.teeth[None, None, :] * shade[..., None]
+        return layer + (teeth - layer) * a[..., None]
 
 
 def _disc(c: np.ndarray, r: float) -> np.ndarray:

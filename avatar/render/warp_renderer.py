@@ -9,13 +9,16 @@ import numpy as np
 
 from avatar.face import regions as R
 from avatar.face.rig import FaceRig
+from avatar.motion.types import CHANNEL_INDEX
 from avatar.render.deform import FaceDeformer
+from avatar.render.eyelid import EyelidCover
 from avatar.render.mesh import build_mesh
 from avatar.render.mouth import MouthInterior
 from avatar.render.warp import TriangleWarper
 
 REGION_SCALE = 3.4  # the animated square, in face widths; outside it the photo never changes
 INTERIOR_BIAS = -1e6  # eye and mouth holes are painted first, so lids and lips cover them
+FOLD_EPS = 1e-3  # px² of reversed area that counts as a fold (not rounding noise)
 
 
 class WarpRenderer:
@@ -47,12 +50,20 @@ class WarpRenderer:
         self.mesh = build_mesh(rlm, size_r)
         # Turned heads get less rotation: the hidden side has no pixels to show.
         turn = max(0.35, 1.0 - abs(rig.yaw) / 55.0)
-        self.deformer = FaceDeformer(self.mesh, max_yaw=20.0 * turn, max_pitch=14.0 * turn)
-        # Exact (full-resolution) map where lids meet and lips part: brows down to the chin,
-        # plus the jaw's travel.
-        core = rlm[list(R.RIGHT_BROW + R.LEFT_BROW + (R.CHIN,)), :2]
+        n_interior = _interior_mask(self.mesh)
+        src_area = signed_areas(self.mesh.vertices, self.mesh.triangles)
+        # Skin triangles watched for folding (eye and mouth holes may collapse by design).
+        self._fold_watch = ~n_interior & (np.abs(src_area) > 0.5)
+        self._src_sign = np.sign(src_area)
+        self.deformer = FaceDeformer(
+            self.mesh, max_yaw=20.0 * turn, max_pitch=14.0 * turn, watch=self._fold_watch
+        )
+        # Exact (full-resolution) map where lids meet and lips part, and across the cheeks to
+        # the jaw line, where a turning face occludes what is behind it (a coarse map would
+        # smear that silhouette): brows down to the chin plus the jaw's travel.
+        core = rlm[list(R.RIGHT_BROW + R.LEFT_BROW + R.FACE_OVAL[8:29] + (R.CHIN,)), :2]
         pad = 0.1 * face_width
-        core = np.vstack([core, core[-1] + [0, 0.5 * face_width]])
+        core = np.vstack([core, rlm[R.CHIN, :2] + [0, 0.5 * face_width]])
         fine_box = (
             *np.floor(core.min(0) - pad).astype(int),
             *np.ceil(core.max(0) + pad).astype(int),
@@ -65,9 +76,11 @@ class WarpRenderer:
             fine_box=fine_box,
             grid_max=grid_max,
         )
-        n_interior = _interior_mask(self.mesh)
         self._bias = np.where(n_interior, INTERIOR_BIAS, 0.0)
+        #: Skin triangles flipped inside out in the last rendered frame (0 when healthy).
+        self.last_folds = 0
         self.mouth = MouthInterior(canvas[y0:y1, x0:x1], rlm[:, :2], self.deformer.iod, self.mesh)
+        self.eyelids = EyelidCover(canvas, self.mesh.vertices, (x0, y0), self.deformer.iod)
         self._buffer = canvas.copy()
         #: (478, 2) landmarks of the last rendered frame, in output-frame pixels.
         self.last_landmarks: np.ndarray | None = None
@@ -81,6 +94,7 @@ class WarpRenderer:
         """One RGB frame; the returned buffer is reused by the next call."""
         dst, depth = self.deformer(frame)
         self.last_landmarks = dst[: self.mesh.n_landmarks] + self.region[:2]
+        self.last_folds = self.count_folds(dst, self.deformer.last_rigid)
         tri_depth = depth[self.mesh.triangles].mean(1) + self._bias
         order = np.argsort(tri_depth, kind="stable")
         mx, my = self.warper.maps(dst, order)
@@ -88,9 +102,29 @@ class WarpRenderer:
             self.canvas, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
         self.mouth.draw(patch, dst)
+        blinks = {k: float(frame[CHANNEL_INDEX[k]]) for k in ("blink_left", "blink_right")}
+        self.eyelids.draw(patch, mx, my, dst, blinks)
         x0, y0, x1, y1 = self.region
         self._buffer[y0:y1, x0:x1] = patch
         return self._buffer
+
+    def count_folds(self, dst: np.ndarray, rigid: np.ndarray | None = None) -> int:
+        """Watched skin triangles flipped inside out by the deformation.
+
+        With ``rigid`` (the same frame with every vertex following the head fully),
+        triangles that face away there are turned out of view, not folded, and don't count.
+        """
+        tris = self.mesh.triangles
+        flipped = self._fold_watch & (signed_areas(dst, tris) * self._src_sign < -FOLD_EPS)
+        if rigid is not None and flipped.any():
+            flipped &= signed_areas(rigid, tris) * self._src_sign > 0
+        return int(flipped.sum())
+
+
+def signed_areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle (the sign is its orientation)."""
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
 
 
 def _interior_mask(mesh) -> np.ndarray:

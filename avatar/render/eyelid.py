@@ -1,0 +1,125 @@
+"""The closed eyelid: lid skin where a closing lid would otherwise drag eye pixels.
+
+The tracker's upper-lid line sits a pixel or two inside the visible eye, so
+the warp alone carries a strip of iris and lash down with the closing lid
+(a dark, broken seam on the closed eye).  Near closure this module swaps the
+texture of the eye and its lash band for lid skin (the photo's own skin
+around the eye, inpainted across the opening once per portrait), resampled
+through the same backward map as the frame so it moves exactly with the
+lid, and draws a thin soft lash line along the lid margin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from avatar.face import regions as R
+
+COVER_START = 0.55  # blink value where the lid skin starts to replace the eye texture
+COVER_FULL = 0.95
+BAND = 0.6  # share of the way from the lid margin to the crease ring treated as lash band
+
+
+@dataclass
+class _Eye:
+    upper: tuple[int, ...]
+    lower: tuple[int, ...]
+    channel: str
+    origin: tuple[int, int]  # texture box origin, canvas pixels
+    skin: np.ndarray  # (h, w, 3) float32 lid skin over the eye box
+    mask: np.ndarray  # (h, w) float32, 1 on the eye and its lash band
+    lash: np.ndarray  # (3,) lash colour
+
+
+class EyelidCover:
+    def __init__(self, canvas: np.ndarray, xy: np.ndarray, offset: tuple[int, int], iod: float):
+        """``xy``: mesh vertices in region pixels; ``offset``: the region's canvas origin."""
+        self.iod = iod
+        self.eyes: list[_Eye] = []
+        tris = R.mesh_triangles()
+        pts = xy + np.asarray(offset, np.float64)
+        for upper, lower, channel in (
+            (R.RIGHT_EYE_UPPER, R.RIGHT_EYE_LOWER, "blink_right"),
+            (R.LEFT_EYE_UPPER, R.LEFT_EYE_LOWER, "blink_left"),
+        ):
+            self.eyes.append(_build_eye(canvas, pts, tris, upper, lower, channel, iod))
+        self.width = max(1.0, 0.011 * iod)
+
+    def draw(
+        self, patch: np.ndarray, mx: np.ndarray, my: np.ndarray, dst: np.ndarray, blinks: dict
+    ) -> None:
+        """Blend lid skin into the region ``patch`` (``dst`` in its pixels; ``mx``/``my``
+        its backward map into the canvas) where the lids close."""
+        h, w = patch.shape[:2]
+        for eye in self.eyes:
+            cover = _smooth((blinks[eye.channel] - COVER_START) / (COVER_FULL - COVER_START))
+            if cover <= 0.0:
+                continue
+            contour = dst[list(eye.upper) + list(eye.lower[-2:0:-1])]
+            pad = 0.12 * self.iod
+            x0 = max(0, int(np.floor(contour[:, 0].min() - pad)))
+            x1 = min(w, int(np.ceil(contour[:, 0].max() + pad)))
+            y0 = max(0, int(np.floor(contour[:, 1].min() - 1.5 * pad)))
+            y1 = min(h, int(np.ceil(contour[:, 1].max() + pad)))
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            ox, oy = eye.origin
+            sx = mx[y0:y1, x0:x1] - ox
+            sy = my[y0:y1, x0:x1] - oy
+            skin = cv2.remap(eye.skin, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            a = cv2.remap(eye.mask, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            a = (a * cover)[..., None]
+            roi = patch[y0:y1, x0:x1].astype(np.float32)
+            out = roi + (skin - roi) * a
+            # The lashes: a thin soft line along the closing upper lid's margin.
+            line = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            margin = dst[list(eye.upper)] - (x0, y0)
+            cv2.polylines(
+                line, [np.round(margin * 8).astype(np.int32)], False, 255, 1, cv2.LINE_AA, 3
+            )
+            line = cv2.GaussianBlur(line, (0, 0), 0.5 * self.width).astype(np.float32)
+            la = (np.clip(line / max(float(line.max()), 1.0), 0, 1) * 0.7 * cover)[..., None]
+            out = out + (eye.lash - out) * la
+            patch[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _smooth(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _build_eye(canvas, pts, tris, upper, lower, channel, iod) -> _Eye:
+    eye_ids = set(upper) | set(lower)
+    # The lash band's top: part of the way from each upper-lid point to its crease ring.
+    band_top = []
+    for i in upper:
+        nb = {int(v) for t in tris if i in t for v in t} - eye_ids
+        above = [j for j in nb if j < R.N_MESH and pts[j, 1] < pts[i, 1]]
+        top = pts[i].copy()
+        if above:
+            top[1] -= BAND * (pts[i, 1] - float(np.mean(pts[above, 1])))
+        band_top.append(top)
+    region = np.concatenate([np.array(band_top), pts[list(lower[-2:0:-1])]])
+    pad = int(np.ceil(0.25 * iod)) + 3
+    h, w = canvas.shape[:2]
+    x0 = max(0, int(region[:, 0].min()) - pad)
+    y0 = max(0, int(region[:, 1].min()) - pad)
+    x1 = min(w, int(region[:, 0].max()) + pad + 1)
+    y1 = min(h, int(region[:, 1].max()) + pad + 1)
+    box = np.ascontiguousarray(canvas[y0:y1, x0:x1])
+    hole = np.zeros(box.shape[:2], np.uint8)
+    cv2.fillPoly(hole, [np.round((region - (x0, y0)) * 8).astype(np.int32)], 255, cv2.LINE_8, 3)
+    grow = max(1, int(round(0.01 * iod)))
+    hole = cv2.dilate(hole, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+    skin = cv2.inpaint(box, hole, max(3.0, 0.05 * iod), cv2.INPAINT_TELEA)
+    # Inpainting leaves a flat patch; a vertical blur of it reads as a smooth lid.
+    skin = cv2.GaussianBlur(skin, (0, 0), max(0.8, 0.01 * iod))
+    mask = cv2.GaussianBlur(hole, (0, 0), max(0.7, 0.008 * iod)).astype(np.float32) / 255.0
+    band = hole.astype(bool)
+    lum = box[band].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    dark = box[band][lum <= np.percentile(lum, 12)] if band.any() else box.reshape(-1, 3)
+    lash = dark.reshape(-1, 3).astype(np.float32).mean(0)
+    return _Eye(upper, lower, channel, (x0, y0), skin.astype(np.float32), mask, lash)

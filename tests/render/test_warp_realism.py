@@ -1,0 +1,139 @@
+"""Realism checks of the warp renderer: folds, lips, lids, teeth, border."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avatar.face import regions as R
+from avatar.motion.types import CHANNEL_INDEX, CHANNELS
+from avatar.render import WarpRenderer
+from tests.conftest import shared
+
+LUM = np.array([0.299, 0.587, 0.114])
+
+
+def frame(**values: float) -> np.ndarray:
+    v = np.zeros(len(CHANNELS), np.float32)
+    for k, x in values.items():
+        v[CHANNEL_INDEX[k]] = x
+    return v
+
+
+@pytest.fixture(scope="module")
+def crop(luciano_rig):
+    return WarpRenderer(luciano_rig, size=512)
+
+
+def _landmarks(r: WarpRenderer) -> np.ndarray:
+    return r.mesh.vertices[:478] + np.array(r.region[:2])
+
+
+@pytest.fixture(scope="module")
+def generated_motion():
+    from avatar.audio import load_voiceover
+    from avatar.audio.features import compute_features
+    from avatar.motion import MotionControls, generate_motion
+    from avatar.motion.mouth import mouth_curves
+    from avatar.speech import recognize_phones
+
+    speech = load_voiceover(shared("speech/en_male_clean_voicebank_p287_003.wav"), max_seconds=30)
+    fps = 25.0
+    n = speech.n_frames(fps)
+    features = compute_features(speech, fps, n)
+    mouth = mouth_curves(recognize_phones(speech), features, fps, n)
+    return [
+        generate_motion(features, mouth, MotionControls(seed=seed, head_motion=amount))
+        for seed, amount in ((0, 1.0), (2, 2.5))
+    ]
+
+
+def test_no_skin_triangle_folds_in_a_generated_clip(crop, generated_motion):
+    for motion in generated_motion:
+        folds = [
+            crop.count_folds(crop.deformer(f)[0], crop.deformer.last_rigid) for f in motion.values
+        ]
+        assert max(folds) == 0, f"{np.count_nonzero(folds)} frames fold"
+    for f in generated_motion[0].values[::20]:
+        crop.render(f)
+        assert isinstance(crop.last_folds, int) and crop.last_folds == 0
+
+
+def test_fold_count_sees_a_fold(crop):
+    dst, _ = crop.deformer(frame())
+    bad = dst.copy()
+    a, b = R.NOSE_TIP, 4  # drag the nose tip past its neighbour
+    bad[a] = dst[b] + 3 * (dst[b] - dst[a])
+    assert crop.count_folds(bad) > 0
+    assert crop.count_folds(dst) == 0
+
+
+def test_closing_the_jaw_returns_exactly_to_the_source_lips(crop):
+    lm = _landmarks(crop)
+    iod = np.linalg.norm(lm[263] - lm[33])
+    x0, x1 = int(lm[61, 0] - 0.1 * iod), int(lm[291, 0] + 0.1 * iod)
+    y0, y1 = int(lm[0, 1] - 0.1 * iod), int(lm[17, 1] + 0.1 * iod)
+    crop.render(frame(jaw_open=1.0, lip_spread=0.5))
+    closed = crop.render(frame(jaw_open=0.0)).astype(int)
+    diff = np.abs(closed[y0:y1, x0:x1] - crop.canvas[y0:y1, x0:x1].astype(int))
+    assert diff.max() <= 2, diff.max()
+
+
+def _mouth_opening(r: WarpRenderer, out: np.ndarray) -> np.ndarray:
+    import cv2
+
+    dst, _ = r.deformer(frame(jaw_open=1.0))
+    inner = dst[r.mesh.mouth_opening] + np.array(r.region[:2])
+    mask = np.zeros(out.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 1)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    return out[mask.astype(bool)].astype(np.float64)
+
+
+def test_wide_vowel_shows_shaded_teeth_that_are_not_paper_white(crop):
+    px = _mouth_opening(crop, crop.render(frame(jaw_open=1.0)).copy())
+    lum = px @ LUM
+    teeth = px[lum > 120]
+    assert len(teeth) > 0.1 * len(px), "no teeth in the open mouth"
+    assert (lum < 60).mean() > 0.15, "no dark cavity behind the teeth"
+    assert np.percentile(teeth, 99) < 240, "teeth are paper white"
+    r, g, b = teeth.mean(0)
+    assert r > b + 8, "teeth should take the face's warm light"
+    assert (teeth @ LUM).std() > 8, "teeth are a flat colour (no shading)"
+
+
+def test_closed_lid_has_no_dark_seam(crop):
+    """A closed eye shows lid skin and a thin lash line, not a band of iris and lashes."""
+    out = crop.render(frame(blink_left=1.0, blink_right=1.0)).astype(np.float64) @ LUM
+    lm = _landmarks(crop)
+    iod = np.linalg.norm(lm[263] - lm[33])
+    for up, lo in ((R.RIGHT_EYE_UPPER, R.RIGHT_EYE_LOWER), (R.LEFT_EYE_UPPER, R.LEFT_EYE_LOWER)):
+        xs = sorted((lm[up[0], 0], lm[up[-1], 0]))
+        xa, xb = int(xs[0] + 0.25 * (xs[1] - xs[0])), int(xs[0] + 0.75 * (xs[1] - xs[0]))
+        yc = lm[list(up) + list(lo), 1].mean()
+        box = out[int(yc - 0.12 * iod) : int(yc + 0.12 * iod), xa:xb]
+        med = np.median(box)
+        # (measured: 0.41-0.47 and 13 % dark before the lid cover, 0.64-0.69 and 1.5 % after)
+        assert box.mean(1).min() > 0.55 * med
+        assert (box < 0.6 * med).mean() < 0.05
+
+
+def test_open_eyes_keep_iris_and_catchlight(crop):
+    out = crop.render(frame(gaze_x=0.0)).astype(int)
+    assert np.abs(out - crop.canvas.astype(int)).max() <= 2
+
+
+def test_border_never_moves_at_extreme_head_poses(luciano_rig, crop):
+    full = WarpRenderer(luciano_rig, size=None)
+    for r in (crop, full):
+        src = r.canvas.astype(int)
+        for f in (frame(yaw=15, pitch=10), frame(yaw=-15, pitch=-10, jaw_open=1)):
+            out = r.render(f).astype(int)
+            for edge in (0, -1):  # pinned exactly
+                assert np.array_equal(out[edge], src[edge])
+                assert np.array_equal(out[:, edge], src[:, edge])
+            # and the band inside it barely moves (no smear at the border)
+            band = np.ones(src.shape[:2], bool)
+            band[8:-8, 8:-8] = False
+            assert np.abs(out[band] - src[band]).mean() < 1.0
+            assert r.last_folds == 0
