@@ -14,6 +14,7 @@ manual alternative (e.g. ``--wav2lip-checkpoint PATH``).
 
     avatar weights list
     avatar weights download wav2lip_gan [--accept-license]
+    avatar weights download liveportrait     # a group: all five LivePortrait files
     avatar weights verify [NAME]
     avatar weights path NAME
 """
@@ -71,6 +72,37 @@ _WAV2LIP_LICENSE = (
 
 _NEKOCHU_REVISION = "fb925b05f0d353850ee0c56810e4545e274e2b5a"
 
+_LIVEPORTRAIT_LICENSE = (
+    "The LivePortrait weights (Jianzhu Guo et al., 'LivePortrait: Efficient Portrait Animation "
+    "with Stitching and Retargeting Control', Kuaishou 2024) are released under the MIT licence, "
+    "Copyright (c) 2024 Kuaishou Visual Generation and Interaction Center: the model card of "
+    "huggingface.co/KwaiVGI/LivePortrait declares MIT and the authors state that code and "
+    "models are MIT except the InsightFace models. Only the five network files are fetched; the "
+    "InsightFace detectors (non-commercial) and landmark.onnx in the same repository are not "
+    "used. Each file is checked against the sha256 of the released file."
+)
+# No commit of the Hub repository was recorded offline, so the files follow its main branch;
+# the sha256 values below pin their content (a changed file fails verification).
+_LIVEPORTRAIT_REVISION = "main"
+
+
+def _liveportrait(role: str, path: str, sha256: str, size: int | None, what: str) -> WeightSpec:
+    return WeightSpec(
+        name=f"liveportrait_{role}",
+        title=f"LivePortrait {what}",
+        repo_id="KwaiVGI/LivePortrait",
+        filename=path,
+        revision=_LIVEPORTRAIT_REVISION,
+        sha256=sha256,
+        size=size,
+        license="MIT",
+        license_text=_LIVEPORTRAIT_LICENSE,
+        source="KwaiVGI/LivePortrait human model, released on the Hugging Face Hub",
+        used_by="--renderer neural (photoreal LivePortrait renderer, GPU)",
+        manual_option="--liveportrait-dir",
+    )
+
+
 REGISTRY: dict[str, WeightSpec] = {
     spec.name: spec
     for spec in (
@@ -125,7 +157,47 @@ REGISTRY: dict[str, WeightSpec] = {
             used_by="avatar eval: LSE-C / LSE-D lip-sync scores",
             manual_option="--syncnet-weights",
         ),
+        _liveportrait(
+            "appearance",
+            "liveportrait/base_models/appearance_feature_extractor.pth",
+            "5279bb8654293dbdf327030b397f107237dd9212fb11dd75b83dfb635211ceb5",
+            3_387_959,
+            "appearance extractor",
+        ),
+        _liveportrait(
+            "motion",
+            "liveportrait/base_models/motion_extractor.pth",
+            "251e6a94ad667a1d0c69526d292677165110ef7f0cf0f6d199f0e414e8aa0ca5",
+            112_545_506,
+            "motion extractor",
+        ),
+        _liveportrait(
+            "warping",
+            "liveportrait/base_models/warping_module.pth",
+            "2f61a6f265fe344f14132364859a78bdbbc2068577170693da57fb96d636e282",
+            182_180_086,
+            "warping network",
+        ),
+        _liveportrait(
+            "generator",
+            "liveportrait/base_models/spade_generator.pth",
+            "4780afc7909a9f84e24c01d73b31a555ef651521a1fe3b2429bd04534d992aee",
+            221_813_590,
+            "SPADE generator",
+        ),
+        _liveportrait(
+            "retargeting",
+            "liveportrait/retargeting_models/stitching_retargeting_module.pth",
+            "3652d5a3f95099141a56986aaddec92fadf0a73c87a20fac9a2c07c32b28b611",
+            None,  # about 2.39 MB; not recorded exactly
+            "stitching and retargeting MLPs",
+        ),
     )
+}
+
+# Names that stand for several registry entries (`avatar weights download liveportrait`).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "liveportrait": tuple(name for name in REGISTRY if name.startswith("liveportrait_")),
 }
 
 
@@ -158,6 +230,80 @@ def get_spec(name: str) -> WeightSpec:
         raise AvatarError(
             f"Unknown weights '{name}'; known weights are {', '.join(REGISTRY)}."
         ) from None
+
+
+def expand(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Registry names with every group name replaced by its members (order kept, no repeats)."""
+    out: list[str] = []
+    for name in names:
+        for member in GROUPS.get(name, (name,)):
+            if member not in out:
+                out.append(member)
+    return out
+
+
+def group_spec(group: str) -> WeightSpec:
+    """One spec that stands for a whole group, for messages (title, total size, command)."""
+    members = [get_spec(n) for n in GROUPS[group]]
+    first = members[0]
+    folder = os.path.commonpath([m.filename for m in members])
+    return WeightSpec(
+        name=group,
+        title=first.title.split()[0],
+        repo_id=first.repo_id,
+        filename=f"{len(members)} files under {folder}/",
+        revision=first.revision,
+        sha256=first.sha256,
+        size=sum(m.size or 0 for m in members) or None,
+        license=first.license,
+        license_text=first.license_text,
+        source=first.source,
+        used_by=first.used_by,
+        manual_option=first.manual_option,
+    )
+
+
+def liveportrait_dir(explicit_dir: str | os.PathLike[str] | None = None) -> Path:
+    """A folder laid out like huggingface.co/KwaiVGI/LivePortrait holding the five files.
+
+    ``explicit_dir`` (``--liveportrait-dir``) is checked for the five files;
+    otherwise the Hugging Face cache snapshot they were downloaded into is
+    returned. Never downloads; raises ``ModelError`` for a bad explicit folder
+    and the one-sentence ``MissingWeightsError`` when the download is missing.
+    """
+    specs = [get_spec(n) for n in GROUPS["liveportrait"]]
+    if explicit_dir is not None:
+        root = Path(explicit_dir).expanduser()
+        missing = [s.filename for s in specs if not (root / s.filename).is_file()]
+        if not root.is_dir() or missing:
+            what = "does not exist" if not root.is_dir() else f"has no {missing[0]}"
+            more = f" (nor {len(missing) - 1} more of the five files)" if len(missing) > 1 else ""
+            raise ModelError(
+                f"The LivePortrait weights folder '{root}' {what}{more}; pass --liveportrait-dir "
+                "a folder laid out like huggingface.co/KwaiVGI/LivePortrait, or run "
+                "`avatar weights download liveportrait`."
+            )
+        return root
+    roots = set()
+    for spec in specs:
+        path = cached_path(spec.name)
+        if path is None:
+            group = group_spec("liveportrait")
+            if is_offline():
+                raise MissingWeightsError(
+                    group,
+                    "are not downloaded and HF_HUB_OFFLINE is set",
+                    "run {command} where the Hugging Face Hub is reachable",
+                )
+            raise MissingWeightsError(group)
+        roots.add(path.parents[len(Path(spec.filename).parts) - 1])
+    if len(roots) > 1:
+        raise ModelError(
+            "The LivePortrait weights in the cache come from different revisions of "
+            "KwaiVGI/LivePortrait; download them again with "
+            "`avatar weights download liveportrait --force`."
+        )
+    return roots.pop()
 
 
 def is_offline() -> bool:
@@ -289,7 +435,7 @@ def download(
     accepted = accept_license(spec) if callable(accept_license) else bool(accept_license)
     if not accepted:
         raise LicenseNotAcceptedError(
-            f"The {spec.title} weights are licensed for {spec.license}; accept the licence by "
+            f"The {spec.title} weights come with a licence ({spec.license}); accept it by "
             f"running `avatar weights download {name} --accept-license`."
         )
     if not force:

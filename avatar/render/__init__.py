@@ -1,5 +1,22 @@
-"""Render stage: FaceRig + Motion -> frames."""
+"""Render stage: FaceRig + Motion -> frames.
 
-from avatar.render.warp_renderer import WarpRenderer
+``WarpRenderer`` is imported on first use, so that importing a sibling such as
+``avatar.render.liveportrait`` (torch only) does not pull in OpenCV and SciPy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from avatar.render.warp_renderer import WarpRenderer
 
 __all__ = ["WarpRenderer"]
+
+
+def __getattr__(name: str):
+    if name == "WarpRenderer":
+        from avatar.render.warp_renderer import WarpRenderer
+
+        return WarpRenderer
+    raise AttributeError(f"module 'avatar.render' has no attribute {name!r}")
