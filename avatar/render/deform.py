@@ -29,9 +29,12 @@ BROW_MAX = 0.085
 LID_SHARE = 0.8  # the upper lid travels this share of the eye opening ...
 LOWER_LID_SHARE = 0.2  # ... and the lower lid the rest: they meet exactly
 LID_OVERLAP = 0.012  # IOD the closed upper lid reaches past the meeting line
-EDGE_FADE = 0.12  # face widths over which motion fades to zero at the region's border
-NEAR_FOLD = 0.2  # area ratio (deformed / source) below which a skin triangle is eased open
-FOLD_ITERATIONS = 20
+EDGE_FADE = 0.25  # face widths over which motion fades to zero at the region's border
+MIN_AREA = 0.1  # least area a skin triangle keeps, as a share of its rigidly turned area
+OVERSHOOT = 0.25  # each fold-guard pass aims this much past the bound, to settle in fewer
+FOLD_TOL = 1e-3  # px² of area shortfall the fold guard leaves alone (rounding noise)
+RELAX = 1.6  # over-relaxation of the averaged fold-guard corrections (converges in fewer passes)
+FOLD_ITERATIONS = 30
 LASH_CARRY = 0.85  # share of the lid's travel the crease ring above the lashes follows
 
 BASES = (
@@ -66,9 +69,12 @@ class FaceDeformer:
         max_yaw: float = 20.0,
         max_pitch: float = 15.0,
         watch: np.ndarray | None = None,
+        yaw_range: tuple[float, float] | None = None,
     ):
         """``watch``: (K,) bool, the skin triangles kept from folding (default: all); the
-        eye and mouth holes are left out, so their lids and lips stay independent."""
+        eye and mouth holes are left out, so their lids and lips stay independent.
+        ``yaw_range``: (least, most) yaw in degrees, default ±``max_yaw``; a 3/4 view gets
+        less room toward its hidden side.  Yaw and pitch saturate softly at their limits."""
         self.mesh = mesh
         xy = mesh.vertices
         self.xy = xy
@@ -86,6 +92,7 @@ class FaceDeformer:
         self.pivot = (xy[33] + xy[263] + xy[61] + xy[291]) / 4
         self.pivot_z = float(mesh.depth[: R.N_MESH].mean() - 0.55 * self.face_width)
         self.max_yaw = max_yaw
+        self.yaw_range = (-max_yaw, max_yaw) if yaw_range is None else yaw_range
         self._rel0 = np.column_stack([xy - self.pivot, mesh.depth - self.pivot_z])
         self.max_pitch = max_pitch
         self._lip_sets()
@@ -100,7 +107,6 @@ class FaceDeformer:
         gap /= self.iod
         self.rest_jaw = float(np.clip(gap / JAW_MAX, 0.0, 1.0)) if gap > 0.03 else 0.0
         self._neighbours = _neighbours(mesh.triangles, len(xy))
-        self._guard = _FoldGuard(mesh, watch)
         # Motion fades out next to the region's pinned border (a face cut by the photo's
         # edge): what touches the edge is clamped rather than crushed against it.
         edge = xy[mesh.fixed]
@@ -110,6 +116,7 @@ class FaceDeformer:
             self._edge_fade = _smooth(dist / (EDGE_FADE * self.face_width))[:, None]
         else:
             self._edge_fade = np.ones((len(xy), 1))
+        self._guard = _FoldGuard(mesh, watch, self._edge_fade[:, 0])
         fields = [self._with_mouth_midline(getattr(self, f"_basis_{name}")()) for name in BASES]
         self.basis = np.stack([f.reshape(-1) for f in fields])  # (B, N*2)
         self.basis[:, np.repeat(mesh.fixed, 2)] = 0.0
@@ -423,8 +430,8 @@ class FaceDeformer:
         local = (self.coefficients(frame) @ self.basis).reshape(-1, 2)
         pts = self.xy + local
         c = CHANNEL_INDEX
-        yaw = math.radians(float(np.clip(frame[c["yaw"]], -self.max_yaw, self.max_yaw)))
-        pitch = math.radians(float(np.clip(frame[c["pitch"]], -self.max_pitch, self.max_pitch)))
+        yaw = math.radians(soft_limit(float(frame[c["yaw"]]), *self.yaw_range))
+        pitch = math.radians(soft_limit(float(frame[c["pitch"]]), -self.max_pitch, self.max_pitch))
         roll = math.radians(float(frame[c["roll"]]))
         scale = 1.0 + float(frame[c["scale"]])
         shift = np.array([frame[c["tx"]], frame[c["ty"]]], dtype=np.float64) * self.face_width
@@ -438,7 +445,9 @@ class FaceDeformer:
         #: The neutral mesh turned rigidly with the head: triangles that face away there are
         #: hidden by the turn (occlusion), not folded by the deformation.
         self.last_rigid = self.pivot + scale * (self._rel0 @ rot[:2].T) + shift
-        dst = self._guard(dst, self.last_rigid)
+        # The same head pose with no expression: what the fold guard measures areas against.
+        pose = self.xy + self._edge_fade * (w * (self.last_rigid - self.xy))
+        dst = self._guard(dst, self.last_rigid, pose)
         depth = moved[:, 2]
         return dst, depth
 
@@ -446,50 +455,68 @@ class FaceDeformer:
 class _FoldGuard:
     """Keeps skin triangles from turning inside out, continuously in the motion.
 
-    A triangle whose area falls below ``NEAR_FOLD`` of its source area gets its
-    vertices' displacements pulled toward the triangle's mean displacement, more
-    the closer it is to folding (zero pull above the threshold), so the
-    correction fades in smoothly and never pops between frames.  Triangles that the head
-    turn itself faces away (occlusion, judged on the neutral mesh turned
-    rigidly) are left alone.  Costs one signed-area pass when nothing is near.
+    Each watched triangle keeps at least ``MIN_AREA`` of the area it has in the
+    same head pose without expression (so a head turn that foreshortens a
+    triangle is not fought, and the bound is always reachable).  Triangles
+    under that bound are projected back onto it, position-based-dynamics style:
+    their vertices move along the area gradient, weighted by how free each
+    vertex is (pinned border 0, faded toward the region's edge), corrections of
+    shared vertices averaged; a few vectorised passes.  The correction is zero
+    at the bound and grows with the violation, so it fades in smoothly and never
+    pops between frames.  Triangles the head turn faces away (occlusion, judged
+    on the neutral mesh turned rigidly) are left alone.  Costs two signed-area
+    passes when nothing is near a fold.
     """
 
-    def __init__(self, mesh: FaceMesh, watch: np.ndarray | None):
+    def __init__(self, mesh: FaceMesh, watch: np.ndarray | None, mobility: np.ndarray):
         self.tris = mesh.triangles
-        self.src = mesh.vertices
-        area = _areas(self.src, self.tris)
+        area = _areas(mesh.vertices, self.tris)
         keep = np.abs(area) > 0.5 if watch is None else watch & (np.abs(area) > 0.5)
         self.keep = keep
         self.sign = np.sign(area)
-        self.scale = np.maximum(np.abs(area), 1e-6)
-        self.free = ~mesh.fixed
+        self.mobility = np.where(mesh.fixed, 0.0, np.maximum(mobility, 0.2))
+        #: Passes the last frame needed (0: nothing was near a fold).
+        self.last_iterations = 0
 
-    def __call__(self, dst: np.ndarray, rigid: np.ndarray) -> np.ndarray:
-        facing = _areas(rigid, self.tris) * self.sign > 0
-        watch = self.keep & facing
+    def __call__(self, dst: np.ndarray, rigid: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        facing = self.keep & (_areas(rigid, self.tris) * self.sign > 0)
+        ref = np.maximum(_areas(pose, self.tris) * self.sign, 0.0)
+        bound = np.where(facing, MIN_AREA * ref, -np.inf)
+        self.last_iterations = 0
+        tris, n = self.tris, len(dst)
         for i in range(FOLD_ITERATIONS):
-            ratio = _areas(dst, self.tris) * self.sign / self.scale
-            pull = np.clip(1.0 - ratio / NEAR_FOLD, 0.0, 1.0) * watch
-            # One easing pass always (smooth in time); more only while something is folded.
-            if not pull.any() or (i > 0 and not (watch & (ratio < 0)).any()):
+            short = bound - _areas(dst, tris) * self.sign
+            hot = np.flatnonzero(short > FOLD_TOL)
+            if not len(hot):
                 break
-            # Each vertex of a near-folded triangle moves toward the triangle's mean
-            # displacement (where the triangle is its source shape, merely shifted).
-            hot = np.flatnonzero(pull)
-            t = self.tris[hot]
-            disp = dst - self.src
-            mean = disp[t].mean(1)
-            n = len(dst)
+            if i == 0:
+                dst = dst.copy()
+            self.last_iterations = i + 1
+            t = tris[hot]
+            p = dst[t]  # (H, 3, 2)
+            # d(area)/d(vertex): the opposite edge turned by 90 degrees.
+            opp = p[:, [2, 0, 1]] - p[:, [1, 2, 0]]  # c-b, a-c, b-a
+            grad = np.stack([-opp[..., 1], opp[..., 0]], -1) * self.sign[hot, None, None]
+            m = self.mobility[t]  # (H, 3)
+            lam = short[hot] * (1.0 + OVERSHOOT) / np.maximum((m * (grad**2).sum(2)).sum(1), 1e-12)
+            step = (grad * (m * lam[:, None])[..., None]).reshape(-1, 2)
             idx = t.reshape(-1)
-            wts = np.repeat(pull[hot], 3)
-            delta = (mean[:, None, :] - disp[t]).reshape(-1, 2) * wts[:, None]
-            wsum = np.bincount(idx, wts, n)
-            step = np.stack([np.bincount(idx, delta[:, 0], n), np.bincount(idx, delta[:, 1], n)], 1)
-            moving = (wsum > 0) & self.free
-            gain = np.minimum(1.0, wsum[moving]) / wsum[moving]
-            dst = dst.copy()
-            dst[moving] += step[moving] * gain[:, None]
+            cnt = np.bincount(idx, minlength=n)
+            moved = cnt > 0
+            dst[moved, 0] += np.bincount(idx, step[:, 0], n)[moved] * (RELAX / cnt[moved])
+            dst[moved, 1] += np.bincount(idx, step[:, 1], n)[moved] * (RELAX / cnt[moved])
         return dst
+
+
+def soft_limit(x: float, lo: float, hi: float) -> float:
+    """``x`` unchanged up to half of each limit, then easing into it (no kink, no plateau
+    edge in a generated curve); ``lo <= 0 <= hi``."""
+    lim = hi if x >= 0 else -lo
+    knee = 0.5 * lim
+    ax = abs(x)
+    if ax <= knee or lim <= 0:
+        return float(np.clip(x, lo, hi))
+    return math.copysign(knee + knee * math.tanh((ax - knee) / knee), x)
 
 
 def _areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -138,7 +138,15 @@ class _Grid:
         line, bits = cv2.LINE_8, SUBPIXEL_BITS
         for poly, k in zip(list(pts[order]), order.tolist(), strict=True):
             fill(ids, poly, k, line, bits)
-        g = [np.take(c, ids) for c in coef]
-        mx = g[0] * self.gx + g[1] * self.gy + g[2]
-        my = g[3] * self.gx + g[4] * self.gy + g[5]
-        return mx, my
+        # a x + b y + c per pixel, in place (half the memory traffic of the plain expression;
+        # same operation order, so the same float32 result).
+        out = []
+        for a, b, c in ((coef[0], coef[1], coef[2]), (coef[3], coef[4], coef[5])):
+            m = np.take(a, ids)
+            m *= self.gx
+            t = np.take(b, ids)
+            t *= self.gy
+            m += t
+            m += np.take(c, ids)
+            out.append(m)
+        return out[0], out[1]

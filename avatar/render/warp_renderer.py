@@ -18,6 +18,8 @@ from avatar.render.warp import TriangleWarper
 
 REGION_SCALE = 3.4  # the animated square, in face widths; outside it the photo never changes
 INTERIOR_BIAS = -1e6  # eye and mouth holes are painted first, so lids and lips cover them
+MAX_TOTAL_YAW = 30.0  # degrees from the camera a turned face may reach turning further away
+REVEAL_FROM = 15.0  # source yaw (degrees) past which turning back toward the camera shrinks
 FOLD_EPS = 1e-3  # px² of reversed area that counts as a fold (not rounding noise)
 
 
@@ -50,13 +52,20 @@ class WarpRenderer:
         self.mesh = build_mesh(rlm, size_r)
         # Turned heads get less rotation: the hidden side has no pixels to show.
         turn = max(0.35, 1.0 - abs(rig.yaw) / 55.0)
+        max_yaw = 20.0 * turn
+        away, toward = yaw_limits(rig.yaw, max_yaw)
+        yaw_range = (-away, toward) if rig.yaw < 0 else (-toward, away)
         n_interior = _interior_mask(self.mesh)
         src_area = signed_areas(self.mesh.vertices, self.mesh.triangles)
         # Skin triangles watched for folding (eye and mouth holes may collapse by design).
         self._fold_watch = ~n_interior & (np.abs(src_area) > 0.5)
         self._src_sign = np.sign(src_area)
         self.deformer = FaceDeformer(
-            self.mesh, max_yaw=20.0 * turn, max_pitch=14.0 * turn, watch=self._fold_watch
+            self.mesh,
+            max_yaw=max_yaw,
+            max_pitch=14.0 * turn,
+            watch=self._fold_watch,
+            yaw_range=yaw_range,
         )
         # Exact (full-resolution) map where lids meet and lips part, and across the cheeks to
         # the jaw line, where a turning face occludes what is behind it (a coarse map would
@@ -119,6 +128,22 @@ class WarpRenderer:
         if rigid is not None and flipped.any():
             flipped &= signed_areas(rigid, tris) * self._src_sign > 0
         return int(flipped.sum())
+
+
+def yaw_limits(source_yaw: float, max_yaw: float) -> tuple[float, float]:
+    """Degrees a face photographed at ``source_yaw`` may turn (further away, back toward
+    the camera).
+
+    Further away stops at ``MAX_TOTAL_YAW`` from the camera: past it the far eye and cheek
+    are crushed against the hair.  Back toward the camera would reveal the far cheek, which
+    a strong 3/4 photo does not show: past ``REVEAL_FROM`` the room shrinks to a tenth by
+    ``REVEAL_FROM + 10`` degrees (a 25-degree photo shows a dark crack along the far cheek
+    from a 2-degree turn back).
+    """
+    a = abs(source_yaw)
+    away = min(max_yaw, max(0.0, MAX_TOTAL_YAW - a))
+    toward = max_yaw * float(np.clip(1.0 - (a - REVEAL_FROM) / 10.0, 0.1, 1.0))
+    return away, toward
 
 
 def signed_areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -59,6 +59,56 @@ def test_no_skin_triangle_folds_in_a_generated_clip(crop, generated_motion):
         assert isinstance(crop.last_folds, int) and crop.last_folds == 0
 
 
+@pytest.fixture(scope="module")
+def three_quarter():
+    """A 3/4 view (yaw about -25 degrees) whose chin the 512 crop cuts: the hardest folds."""
+    from avatar.face import analyze_portrait
+
+    return WarpRenderer(
+        analyze_portrait(shared("portraits/pd_pxhere_woman_3quarter.jpg")), size=512
+    )
+
+
+def test_no_fold_on_a_three_quarter_view_cut_by_the_border(three_quarter, generated_motion):
+    # (measured before the area-bound guard: up to 15 folds a frame on this portrait)
+    r = three_quarter
+    for motion in generated_motion:
+        folds = [r.count_folds(r.deformer(f)[0], r.deformer.last_rigid) for f in motion.values]
+        assert max(folds) == 0, f"{np.count_nonzero(folds)} frames fold"
+
+
+def test_fold_guard_is_idle_at_rest(crop):
+    crop.deformer(frame())
+    assert crop.deformer._guard.last_iterations == 0
+
+
+def test_three_quarter_view_turns_less_toward_its_hidden_side(three_quarter):
+    from avatar.render.warp_renderer import MAX_TOTAL_YAW, yaw_limits
+
+    assert yaw_limits(0.0, 20.0) == (20.0, 20.0)  # a frontal face is not limited
+    away, toward = yaw_limits(-25.0, 20.0)
+    assert away == pytest.approx(MAX_TOTAL_YAW - 25.0) and toward < away
+    r = three_quarter
+    lo, hi = r.deformer.yaw_range
+    assert -lo <= MAX_TOTAL_YAW - 20.0 and hi < -lo  # source yaw is about -25
+
+    def nose_shift(yaw: float) -> float:
+        moved = r.deformer(frame(yaw=yaw))[0][R.NOSE_TIP]
+        return float(np.linalg.norm(moved - r.mesh.vertices[R.NOSE_TIP]))
+
+    limited = nose_shift(-20.0)
+    saved = r.deformer.yaw_range
+    try:
+        r.deformer.yaw_range = (-20.0, 20.0)
+        free = nose_shift(-20.0)
+    finally:
+        r.deformer.yaw_range = saved
+    assert limited < 0.5 * free
+    # It saturates smoothly: further asks add nothing, smaller ones still move less.
+    assert nose_shift(-60.0) <= 1.01 * limited
+    assert limited > nose_shift(0.5 * lo) > 0
+
+
 def test_fold_count_sees_a_fold(crop):
     dst, _ = crop.deformer(frame())
     bad = dst.copy()
