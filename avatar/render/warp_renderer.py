@@ -17,7 +17,8 @@ from avatar.render.mouth import MouthInterior
 from avatar.render.warp import TriangleWarper
 
 REGION_SCALE = 3.4  # the animated square, in face widths; outside it the photo never changes
-INTERIOR_BIAS = -1e6  # eye and mouth holes are painted first, so lids and lips cover them
+INTERIOR_BIAS = -1e6  # the mouth hole is painted first, so lips, chin and cheeks cover it
+EYE_BEHIND = 1.0  # depth (px) an eye hole is painted behind the deepest skin around it
 MAX_TOTAL_YAW = 30.0  # degrees from the camera a turned face may reach turning further away
 REVEAL_FROM = 15.0  # source yaw (degrees) past which turning back toward the camera shrinks
 FOLD_EPS = 1e-3  # px² of reversed area that counts as a fold (not rounding noise)
@@ -85,7 +86,14 @@ class WarpRenderer:
             fine_box=fine_box,
             grid_max=grid_max,
         )
-        self._bias = np.where(n_interior, INTERIOR_BIAS, 0.0)
+        # The eye holes are painted just behind their own lids, not behind everything: on a
+        # 3/4 view the far temple lies behind the far eye and slides over it as the head
+        # turns away (a dark crescent of stretched temple and lash inside the eye).
+        self._eye_layers = _eye_layers(self.mesh, n_interior)
+        in_eye = np.zeros(len(n_interior), bool)
+        for hole, _ in self._eye_layers:
+            in_eye[hole] = True
+        self._bias = np.where(n_interior & ~in_eye, INTERIOR_BIAS, 0.0)
         #: Skin triangles flipped inside out in the last rendered frame (0 when healthy).
         self.last_folds = 0
         self.mouth = MouthInterior(canvas[y0:y1, x0:x1], rlm[:, :2], self.deformer.iod, self.mesh)
@@ -104,8 +112,7 @@ class WarpRenderer:
         dst, depth = self.deformer(frame)
         self.last_landmarks = dst[: self.mesh.n_landmarks] + self.region[:2]
         self.last_folds = self.count_folds(dst, self.deformer.last_rigid)
-        tri_depth = depth[self.mesh.triangles].mean(1) + self._bias
-        order = np.argsort(tri_depth, kind="stable")
+        order = self.paint_order(depth)
         mx, my = self.warper.maps(dst, order)
         patch = cv2.remap(
             self.canvas, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
@@ -116,6 +123,14 @@ class WarpRenderer:
         x0, y0, x1, y1 = self.region
         self._buffer[y0:y1, x0:x1] = patch
         return self._buffer
+
+    def paint_order(self, depth: np.ndarray) -> np.ndarray:
+        """Triangle indices far to near for one frame's vertex ``depth``; each eye hole
+        sits just behind the deepest triangle of its rim (lids and corners)."""
+        key = depth[self.mesh.triangles].mean(1)
+        for hole, rim in self._eye_layers:
+            key[hole] = key[rim].min() - EYE_BEHIND
+        return np.argsort(key + self._bias, kind="stable")
 
     def count_folds(self, dst: np.ndarray, rigid: np.ndarray | None = None) -> int:
         """Watched skin triangles flipped inside out by the deformation.
@@ -158,6 +173,18 @@ def _interior_mask(mesh) -> np.ndarray:
     holes |= set(R.RIGHT_EYE_CONTOUR.tolist()) | set(R.LEFT_EYE_CONTOUR.tolist())
     holes |= set(mesh.mid_upper.tolist()) | set(mesh.mid_lower.tolist())
     return np.array([all(int(v) in holes for v in t) for t in mesh.triangles])
+
+
+def _eye_layers(mesh, interior: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per eye: its hole triangles and the skin triangles touching its contour (the rim)."""
+    out = []
+    tris = mesh.triangles
+    for contour, hub in ((R.RIGHT_EYE_CONTOUR, 468), (R.LEFT_EYE_CONTOUR, 473)):
+        ring = np.isin(tris, contour)
+        hole = interior & np.isin(tris, np.append(contour, hub)).all(1)
+        rim = ~interior & ring.any(1)
+        out.append((np.flatnonzero(hole), np.flatnonzero(rim)))
+    return out
 
 
 def _frame(rig: FaceRig, size: int | None) -> tuple[np.ndarray, np.ndarray]:
