@@ -35,6 +35,7 @@ except ImportError:
 
 
 from avatar import app_support as S  # noqa: E402
+from avatar.motion.engines import default_engine, diffusion_unavailable  # noqa: E402
 from pipelines import TalkingPortraitPipeline  # noqa: E402
 
 # One pipeline and one rig cache for every request; the models load in the
@@ -57,6 +58,7 @@ if TTS is not None:
 else:
     VOICES = []
 WAV2LIP = S.wav2lip_status()
+NEURAL = S.neural_status()  # the photoreal renderer: CUDA and the LivePortrait weights
 os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(WORK.root / "examples-cache"))
 
 CSS = """
@@ -112,6 +114,8 @@ def generate(
     face_index=0,
     refine=False,
     voice="",
+    motion=None,
+    renderer="warp",
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 - how gradio injects its progress tracker
 ):
@@ -129,6 +133,8 @@ def generate(
             seed=seed,
             face_index=face_index,
             refine=refine,
+            motion=motion,
+            renderer=renderer,
         )
         result = S.generate_video(
             PIPELINE,
@@ -280,6 +286,22 @@ def build_demo() -> gr.Blocks:
                                 info="Same seed, same head motion and blinks.",
                             )
                             dice = gr.Button("Random seed", size="sm", elem_id="dice")
+                    motion = gr.Radio(
+                        ["diffusion", "procedural"],
+                        value=default_engine(),
+                        label="Motion engine",
+                        info=diffusion_unavailable()
+                        or "diffusion: the trained model; procedural: hand-made rules.",
+                        interactive=diffusion_unavailable() is None,
+                    )
+                    renderer = gr.Radio(
+                        S.RENDERER_CHOICES,
+                        value="warp",
+                        label="Renderer",
+                        info=NEURAL.reason,
+                        interactive=NEURAL.available,
+                        elem_id="renderer",
+                    )
                     refine = gr.Checkbox(
                         value=False,
                         label="Wav2Lip lip refinement",
@@ -359,6 +381,8 @@ def build_demo() -> gr.Blocks:
                 face,
                 refine,
                 voice,
+                motion,
+                renderer,
             ],
             outputs,
             api_name="generate",

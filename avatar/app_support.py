@@ -196,6 +196,8 @@ def build_settings(
     refine: bool = False,
     transcript: str | None = None,
     max_audio_seconds: float = MAX_AUDIO_SECONDS,
+    motion: str | None = None,
+    renderer: str | None = None,
 ) -> GenerationSettings:
     """``GenerationSettings`` from the widgets' values (which arrive as floats, strings or None)."""
     if preset not in PRESETS:
@@ -230,7 +232,15 @@ def build_settings(
         preset=preset,
         transcript=(transcript or "").strip() or None,
         max_audio_seconds=max_audio_seconds,
+        **({"motion": motion} if motion else {}),
     )
+    if renderer not in (None, "", "warp"):
+        if renderer not in dict(RENDERER_CHOICES).values():
+            raise AvatarError(f"Unknown renderer '{renderer}'; use warp or neural.")
+        status = neural_status()
+        if not status.available:
+            raise AvatarError(status.reason)
+        settings = settings.updated(renderer=renderer)
     if refine:
         status = wav2lip_status()
         if not status.available:
@@ -304,6 +314,26 @@ def wav2lip_status() -> FeatureStatus:
     return FeatureStatus(
         False, f"Wav2Lip weights are not downloaded; fetch them with `{WAV2LIP_FETCH}`."
     )
+
+
+RENDERER_CHOICES = [("Standard (CPU)", "warp"), ("Photoreal (GPU)", "neural")]
+
+
+def neural_status() -> FeatureStatus:
+    """Whether the photoreal (LivePortrait) renderer can run here: CUDA and the weights.
+
+    Never downloads and needs no GPU to answer; the reason is one line for the page.
+    """
+    try:
+        from avatar.render.neural_renderer import neural_unavailable
+
+        reason = neural_unavailable()
+    except Exception:  # noqa: BLE001 - a broken optional module must not break the app
+        log.warning("the neural renderer check failed", exc_info=True)
+        return FeatureStatus(False, "The photoreal renderer could not be loaded on this server.")
+    if reason is not None:
+        return FeatureStatus(False, for_web(reason))
+    return FeatureStatus(True, "Photoreal face with LivePortrait's networks on the GPU.", "neural")
 
 
 def find_tts() -> Callable | None:

@@ -50,6 +50,12 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--blink-rate", type=float, default=1.0, help="0 none ... 1 natural ... 3")
     p.add_argument("--expression", type=float, default=1.0, help="brows and smile, 0 ... 3")
     p.add_argument(
+        "--motion",
+        choices=["procedural", "diffusion"],
+        default=None,
+        help="motion engine (default: diffusion when its weights are installed)",
+    )
+    p.add_argument(
         "--transcript", default=None, help="the words spoken (English): aligns lips exactly"
     )
     p.add_argument(
@@ -74,6 +80,18 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="a local Wav2Lip .pth file instead of the download (implies --refine wav2lip)",
     )
+    p.add_argument(
+        "--renderer",
+        choices=["warp", "neural"],
+        default="warp",
+        help="warp: fast CPU mesh warp; neural: photoreal LivePortrait networks (GPU, weights)",
+    )
+    p.add_argument(
+        "--liveportrait-dir",
+        default=None,
+        metavar="DIR",
+        help="LivePortrait weights laid out like the Hugging Face repo (implies --renderer neural)",
+    )
 
 
 def _settings_from(args: argparse.Namespace):
@@ -86,6 +104,7 @@ def _settings_from(args: argparse.Namespace):
         head_motion=args.head_motion,
         blink_rate=args.blink_rate,
         expression=args.expression,
+        **({"motion": args.motion} if getattr(args, "motion", None) else {}),
         face_index=args.face_index,
         language=args.language or "en",
         transcript=args.transcript,
@@ -94,6 +113,8 @@ def _settings_from(args: argparse.Namespace):
         overwrite=args.overwrite,
         refine=getattr(args, "refine", None),
         wav2lip_checkpoint=getattr(args, "wav2lip_checkpoint", None),
+        renderer=getattr(args, "renderer", None) or "warp",
+        liveportrait_dir=getattr(args, "liveportrait_dir", None),
         label=getattr(args, "label", False),
         label_position=getattr(args, "label_position", "bottom-right"),
         label_size=getattr(args, "label_size", 0.05),
@@ -208,6 +229,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise AvatarError("Name a video to evaluate: avatar eval VIDEO [--compare OTHER].")
     if len(videos) > 2:
         raise AvatarError("--compare puts two videos side by side: give exactly two.")
+    motion = None
+    if args.motion:
+        from avatar.eval.sheet import load_motion
+
+        if not args.sheet:
+            raise AvatarError("--motion picks the frames of the contact sheet: add --sheet PNG.")
+        motion = load_motion(args.motion)
     reports = [
         evaluate_video(
             v,
@@ -229,7 +257,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2, default=float))
     else:
         print("\n\n".join(r.format_table() for r in reports))
+    if args.sheet:  # after the numbers, so a faceless video still prints them
+        _write_sheets(args, reports, motion)
     return 0
+
+
+def _write_sheets(args: argparse.Namespace, reports: list, motion) -> None:
+    """One contact sheet per evaluated video (the second gets a "-compare" suffix)."""
+    from avatar.eval.sheet import write_sheet
+
+    for k, report in enumerate(reports):
+        out = Path(args.sheet)
+        if k:
+            out = out.with_name(f"{out.stem}-compare{out.suffix}")
+        sheet = write_sheet(
+            report.video,
+            report.track,
+            out,
+            source=args.source,
+            motion=motion if k == 0 else None,
+            title=Path(report.video).name,
+        )
+        for note in sheet.notes:
+            print(f"sheet: {note}", file=sys.stderr)
+        print(f"wrote {sheet.path}", file=sys.stderr)
 
 
 def cmd_eval_suite(args: argparse.Namespace) -> int:
@@ -251,15 +302,27 @@ def cmd_weights(args: argparse.Namespace) -> int:
     from avatar import weights
 
     if args.action == "list":
-        print(f"{'name':<12} {'status':<11} {'size':<12} {'licence':<42} used by")
+        print(f"{'name':<24} {'status':<11} {'size':<12} {'licence':<42} used by")
         for r in weights.status():
             state = "downloaded" if r["downloaded"] else "missing"
-            print(f"{r['name']:<12} {state:<11} {r['size']:<12} {r['license']:<42} {r['used_by']}")
-        print(f"cache: {weights.cache_dir()}")
+            print(f"{r['name']:<24} {state:<11} {r['size']:<12} {r['license']:<42} {r['used_by']}")
+        print(f"cache: {weights.cache_dir()}; groups: {', '.join(weights.GROUPS)}")
         return 0
-    names = args.names or (list(weights.REGISTRY) if args.action == "verify" else [])
+    if args.action == "path" and args.names == ["liveportrait"]:
+        print(weights.liveportrait_dir())  # the folder the neural renderer loads
+        return 0
+    names = weights.expand(args.names) or (
+        list(weights.REGISTRY) if args.action == "verify" else []
+    )
     if not names:
         raise AvatarError(f"Name the weights to {args.action}: {', '.join(weights.REGISTRY)}.")
+    accepted: dict[str, bool] = {}  # licence text -> answer: a group's licence is asked once
+
+    def ask_once(spec) -> bool:
+        if spec.license_text not in accepted:
+            accepted[spec.license_text] = _ask_licence(spec)
+        return accepted[spec.license_text]
+
     for name in names:
         if args.action == "path":
             print(weights.resolve(name))
@@ -272,7 +335,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
         else:
             path = weights.download(
                 name,
-                accept_license=True if args.accept_license else _ask_licence,
+                accept_license=True if args.accept_license else ask_once,
                 force=args.force,
                 progress=not args.quiet,
             )
@@ -323,6 +386,27 @@ def cmd_train_closure(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_motion(args: argparse.Namespace) -> int:
+    from avatar.motion.diffusion.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=args.data,
+        out=args.out,
+        cache=args.cache,
+        n_synthetic=args.synthetic,
+        steps=args.steps,
+        batch=args.batch,
+        seed=args.seed,
+        size=args.size,
+        threads=args.threads,
+        limit=args.limit,
+        max_minutes=args.max_minutes,
+    )
+    summary = train(cfg, progress=print)
+    print(json.dumps({k: summary[k] for k in ("corpus", "params", "steps", "wall_seconds")}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avatar", description="Talking-portrait generator.", epilog=EPILOG
@@ -369,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--source", default=None, help="the source portrait (background stability, identity)"
     )
+    ev.add_argument(
+        "--sheet", metavar="PNG", default=None, help="write a contact sheet of telling frames"
+    )
+    ev.add_argument(
+        "--motion", metavar="NPZ", default=None, help="pick sheet frames from a saved Motion"
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
 
@@ -384,7 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     we = sub.add_parser("weights", help="list, download, verify or locate downloadable weights")
     we.add_argument("action", choices=["list", "download", "verify", "path"])
-    we.add_argument("names", nargs="*", help="registered weights, e.g. wav2lip_gan")
+    we.add_argument(
+        "names", nargs="*", help="registered weights or groups, e.g. wav2lip_gan, liveportrait"
+    )
     we.add_argument(
         "--accept-license", action="store_true", help="accept the weights' licence (download)"
     )
@@ -411,6 +503,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tc.add_argument("--no-espeak", action="store_true", help="no espeak-ng sentences")
     tc.set_defaults(func=cmd_train_closure)
+
+    tm = sub.add_parser("train-motion", help="train the motion diffusion model (needs torch)")
+    tm.add_argument("--data", default=None, help="folder of talking-head videos (mp4/mpg/...)")
+    tm.add_argument("--out", default="weights/motion-diffusion", help="model folder to write")
+    tm.add_argument("--cache", default=None, help="extracted-clip cache (default ~/.cache/...)")
+    tm.add_argument("--synthetic", type=int, default=600, help="synthetic espeak-ng clips")
+    tm.add_argument("--steps", type=int, default=2400)
+    tm.add_argument("--batch", type=int, default=32)
+    tm.add_argument("--seed", type=int, default=0)
+    tm.add_argument("--size", default="small", choices=["small", "debug"])
+    tm.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    tm.add_argument("--limit", type=int, default=None, help="use at most N videos")
+    tm.add_argument("--max-minutes", type=float, default=None, help="stop training early")
+    tm.set_defaults(func=cmd_train_motion)
     return parser
 
 

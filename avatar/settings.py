@@ -6,7 +6,7 @@ nothing else carries user options through the pipeline.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 PRESETS: dict[str, dict] = {
     # x264 preset and mesh grid picked by measurement (benchmarks/bench_pipeline.py).
@@ -14,6 +14,12 @@ PRESETS: dict[str, dict] = {
     "balanced": {"crf": 20, "x264_preset": "veryfast", "grid": 256},
     "quality": {"crf": 17, "x264_preset": "medium", "grid": 384},
 }
+
+
+def _default_motion() -> str:
+    from avatar.motion.engines import default_engine
+
+    return default_engine()
 
 
 @dataclass
@@ -29,8 +35,9 @@ class GenerationSettings:
     face_index: int = 0
     language: str = "en"
     transcript: str | None = None
-    motion: str = "procedural"
-    renderer: str = "warp"
+    motion: str = field(default_factory=_default_motion)  # "diffusion" when its weights exist
+    renderer: str = "warp"  # "warp" (CPU mesh warp) or "neural" (LivePortrait networks, GPU)
+    liveportrait_dir: str | None = None  # a folder laid out like the LivePortrait HF repo
     preset: str = "balanced"
     crf: int | None = None  # None: from the preset
     max_audio_seconds: float = 600.0
@@ -56,10 +63,16 @@ class GenerationSettings:
             value = getattr(self, knob)
             if not 0 <= value <= 3:
                 raise AvatarError(f"{knob.replace('_', ' ')} must be between 0 and 3, not {value}.")
-        if self.motion not in ("procedural",):
-            raise AvatarError(f"Unknown motion engine '{self.motion}'; available: procedural.")
-        if self.renderer not in ("warp",):
-            raise AvatarError(f"Unknown renderer '{self.renderer}'; available: warp.")
+        from avatar.motion.engines import ENGINES
+
+        if self.motion not in ENGINES:
+            raise AvatarError(
+                f"Unknown motion engine '{self.motion}'; available: {', '.join(ENGINES)}."
+            )
+        if self.liveportrait_dir is not None:
+            self.renderer = "neural"  # a weights folder given is the neural renderer asked for
+        if self.renderer not in ("warp", "neural"):
+            raise AvatarError(f"Unknown renderer '{self.renderer}'; available: warp, neural.")
         if self.max_audio_seconds <= 0:
             raise AvatarError("The maximum audio length must be positive.")
         if self.wav2lip_checkpoint is not None and self.refine is None:

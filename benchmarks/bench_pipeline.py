@@ -1,7 +1,7 @@
 """Per-stage wall time and peak RSS of the whole pipeline (same as `avatar bench`).
 
-    python benchmarks/bench_pipeline.py                 # 10 s and 60 s, 512² and native size
-    python benchmarks/bench_pipeline.py --seconds 600 --sizes 512   # the 10-minute memory check
+python benchmarks/bench_pipeline.py                 # 10 s and 60 s, 512² and native size
+python benchmarks/bench_pipeline.py --seconds 600 --sizes 512   # the 10-minute memory check
 """
 
 from __future__ import annotations

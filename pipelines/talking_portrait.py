@@ -19,7 +19,8 @@ from avatar.audio import load_voiceover
 from avatar.audio.features import compute_features
 from avatar.audio.speech import Speech
 from avatar.face import FaceRig, analyze_portrait
-from avatar.motion import Motion, MotionControls, generate_motion
+from avatar.motion import Motion, MotionControls
+from avatar.motion.engines import engine_notice, motion_generator
 from avatar.motion.mouth import mouth_curves
 from avatar.render import WarpRenderer
 from avatar.settings import GenerationSettings
@@ -50,6 +51,21 @@ def stages_for(settings: GenerationSettings | None = None) -> tuple[str, ...]:
     return STAGES
 
 
+def rendered_frames(renderer, values: np.ndarray):
+    """(frame, landmarks) per Motion row; batched through ``render_batch`` when there is one."""
+    batch = getattr(renderer, "render_batch", None)
+    if batch is None:
+        for row in values:
+            frame = renderer.render(row)
+            yield frame, getattr(renderer, "last_landmarks", None)
+        return
+    step = max(1, int(getattr(renderer, "batch", 8)))
+    for i in range(0, len(values), step):
+        frames = batch(values[i : i + step])
+        landmarks = getattr(renderer, "landmarks_batch", None) or [None] * len(frames)
+        yield from zip(frames, landmarks)
+
+
 @dataclass
 class TalkingPortraitOutput:
     video_path: Path
@@ -65,23 +81,43 @@ class TalkingPortraitOutput:
 class TalkingPortraitPipeline:
     """Components are chosen once; ``__call__`` makes one video.
 
-    ``renderer_cls`` builds a renderer from a ``FaceRig`` (``WarpRenderer`` on
-    CPU); ``motion_generator`` maps audio features and mouth curves to
-    ``Motion`` (the procedural generator until a trained model is present).
+    ``renderer_cls`` builds a renderer from a ``FaceRig``; None picks the one
+    named by ``settings.renderer`` (``WarpRenderer`` on CPU, or the neural
+    ``NeuralRenderer``, whose networks are loaded once per pipeline); ``motion_generator`` maps audio features and mouth curves to
+    ``Motion``; None picks the engine named by ``settings.motion`` (the
+    diffusion model when its weights are present, else the procedural rules).
     """
 
     def __init__(
         self,
         *,
-        renderer_cls: type = WarpRenderer,
-        motion_generator: Callable[..., Motion] = generate_motion,
+        renderer_cls: type | None = None,
+        motion_generator: Callable[..., Motion] | None = None,
     ) -> None:
         self.renderer_cls = renderer_cls
+        self._liveportrait: dict[str, object] = {}  # weights folder -> loaded networks
         self.motion_generator = motion_generator
 
     def analyze_portrait(self, image, settings: GenerationSettings | None = None) -> FaceRig:
         s = settings or GenerationSettings()
         return analyze_portrait(image, face_index=s.face_index)
+
+    def make_renderer(self, rig: FaceRig, s: GenerationSettings, weights_dir=None):
+        """The renderer for one video: the injected class, else the one ``s.renderer`` names."""
+        if self.renderer_cls is not None:
+            return self.renderer_cls(rig, size=s.size, grid_max=s.grid)
+        if s.renderer == "neural":
+            from avatar.render.neural_renderer import NeuralRenderer, liveportrait_dir
+
+            folder = weights_dir or liveportrait_dir(s.liveportrait_dir)
+            key = str(folder)
+            if key not in self._liveportrait:
+                from avatar.render.liveportrait import load_liveportrait
+
+                self._liveportrait = {key: load_liveportrait(folder)}  # one set (520 MB) kept
+            models = self._liveportrait[key]
+            return NeuralRenderer(rig, size=s.size, grid_max=s.grid, models=models)
+        return WarpRenderer(rig, size=s.size, grid_max=s.grid)
 
     def __call__(
         self,
@@ -104,6 +140,11 @@ class TalkingPortraitPipeline:
 
             require_torch()
             checkpoint_path(s.refine, s.wav2lip_checkpoint)
+        weights_dir = None
+        if self.renderer_cls is None and s.renderer == "neural":  # likewise for its weights
+            from avatar.render.neural_renderer import liveportrait_dir
+
+            weights_dir = liveportrait_dir(s.liveportrait_dir)
 
         def stage(name: str):
             report(name, 0.0)
@@ -135,7 +176,10 @@ class TalkingPortraitPipeline:
         controls = MotionControls(
             head_motion=s.head_motion, blink_rate=s.blink_rate, expression=s.expression, seed=s.seed
         )
-        motion = self.motion_generator(features, mouth, controls)
+        generate = self.motion_generator or motion_generator(s.motion)
+        if self.motion_generator is None and (note := engine_notice(s.motion)):
+            notices.append(note)
+        motion = generate(features, mouth, controls)
         motion.meta["phone_source"] = track.source
         timings["motion"] = time.perf_counter() - t
         report("motion", 1.0)
@@ -152,7 +196,9 @@ class TalkingPortraitPipeline:
             report("refine", 1.0)
 
         t = stage("render")
-        renderer = self.renderer_cls(rig, size=s.size, grid_max=s.grid)
+        renderer = self.make_renderer(rig, s, weights_dir)
+        notices += getattr(renderer, "notices", [])
+        frames = rendered_frames(renderer, motion.values)
         metadata = {"title": "Talking portrait", "seed": str(s.seed)}
         render_time = refine_time = 0.0
         step = max(1, n_frames // 50)
@@ -173,7 +219,7 @@ class TalkingPortraitPipeline:
         ) as writer:
             for i in range(n_frames):
                 r0 = time.perf_counter()
-                frame = renderer.render(motion.values[i])
+                frame, landmarks = next(frames)
                 if label is not None and refiner is None:
                     frame = label.apply(frame)
                 render_time += time.perf_counter() - r0
@@ -181,7 +227,6 @@ class TalkingPortraitPipeline:
                     writer.write(frame)
                 else:
                     r0 = time.perf_counter()
-                    landmarks = getattr(renderer, "last_landmarks", None)
                     for out in refiner.push(frame, landmarks):
                         writer.write(out if label is None else label.apply(out))
                     refine_time += time.perf_counter() - r0

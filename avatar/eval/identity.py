@@ -66,16 +66,27 @@ class FaceDescriber:
             str(folder / "dlib_face_recognition_resnet_model_v1.dat")
         )
 
-    def describe(self, rgb: np.ndarray, fallback_box: tuple[float, float, float, float] | None):
+    def describe(
+        self,
+        rgb: np.ndarray,
+        fallback_box: tuple[float, float, float, float] | None,
+        near: tuple[float, float] | None = None,
+    ):
         """128-D descriptor of the largest face in ``rgb`` (uint8 RGB), or None.
 
         ``fallback_box`` (x0, y0, x1, y1) is used when the HOG detector finds nothing
-        (a turned head, a painting), so a tracked face is still described.
+        (a turned head, a painting), so a tracked face is still described; ``near``
+        (x, y) takes the face nearest that point instead of the largest.
         """
         img = np.ascontiguousarray(rgb, dtype=np.uint8)
         upsample = 1 if min(img.shape[:2]) < 300 else 0
         rects = list(self.detector(img, upsample))
-        if rects:
+        if rects and near is not None:
+            rect = min(
+                rects,
+                key=lambda r: (r.center().x - near[0]) ** 2 + (r.center().y - near[1]) ** 2,
+            )
+        elif rects:
             rect = max(rects, key=lambda r: r.width() * r.height())
         elif fallback_box is not None:
             x0, y0, x1, y1 = (int(round(v)) for v in fallback_box)
@@ -108,22 +119,35 @@ def _face_crop(
     return crop, (cx - r, cy - 0.8 * r, cx + r, cy + 1.2 * r)
 
 
-def describe_photo(describer: FaceDescriber, rgb: np.ndarray):
-    """Descriptor of the largest face in a photo (the source portrait), or None."""
+def describe_photo(
+    describer: FaceDescriber, rgb: np.ndarray, near: tuple[float, float] | None = None
+):
+    """Descriptor of the largest face in a photo (the source portrait), or None.
+
+    ``near`` (x, y in photo pixels) takes the face nearest that point instead: the
+    animated one of a group photo.
+    """
     img = np.asarray(rgb, dtype=np.uint8)
     longest = max(img.shape[:2])
+    s = 1.0
     if longest > 1024:  # dlib's HOG needs no more, and is linear in pixels
         import cv2
 
         s = 1024 / longest
         img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-    return describer.describe(img, None)
+    return describer.describe(img, None, None if near is None else (near[0] * s, near[1] * s))
 
 
 class IdentityMeter:
     """``track_video`` callback: descriptor distance to the source photo on sampled frames."""
 
-    def __init__(self, source_rgb: np.ndarray, fps: float, duration_s: float | None) -> None:
+    def __init__(
+        self,
+        source_rgb: np.ndarray,
+        fps: float,
+        duration_s: float | None,
+        near: tuple[float, float] | None = None,
+    ) -> None:
         self.notes: list[str] = []
         self.distances: list[float] = []
         self.frames: list[int] = []
@@ -132,7 +156,7 @@ class IdentityMeter:
         self.reference = None
         if self.skip is None:
             self.describer = FaceDescriber()
-            self.reference = describe_photo(self.describer, source_rgb)
+            self.reference = describe_photo(self.describer, source_rgb, near)
             if self.reference is None:
                 self.skip = "identity not measured: dlib finds no face in the source photo"
         fps = fps if fps > 0 else 25.0

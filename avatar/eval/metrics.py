@@ -531,12 +531,7 @@ class _BackgroundMeter:
             if abs(sw / sh - w / h) > 0.01 * (w / h):
                 self.skip = "background skipped: the video's aspect differs from the photo (crop)"
                 return
-            import cv2
-
-            interp = cv2.INTER_AREA if sw > w else cv2.INTER_LINEAR
-            self.source = cv2.resize(self.source_full, (w, h), interpolation=interp).astype(
-                np.int16
-            )
+            self.source = source_at_video_size(self.source_full, w, h).astype(np.int16)
             # Every second pixel is plenty for a mean and keeps this ~1 ms a frame.
             yy, xx = np.mgrid[0:h:2, 0:w:2]
             self.grid = (xx.astype(np.float32), yy.astype(np.float32))
@@ -589,6 +584,22 @@ class _FlickerMeter:
             return
         d = diff[mask].astype(np.float32)
         self.per_frame.append(float(np.sqrt(np.mean(d * d))))
+
+
+def source_at_video_size(source: np.ndarray, w: int, h: int) -> np.ndarray:
+    """The source photo as the video shows it at ``w`` x ``h``.
+
+    A native-size video of an odd-sized photo drops its last row/column (H.264 wants
+    even sizes), so that photo is cropped, not resized: a resize would shift every
+    edge by up to half a pixel and read as a changed background.
+    """
+    import cv2
+
+    sh, sw = source.shape[:2]
+    if 0 <= sw - w <= 1 and 0 <= sh - h <= 1:
+        return source[:h, :w]
+    interp = cv2.INTER_AREA if sw > w else cv2.INTER_LINEAR
+    return cv2.resize(source, (w, h), interpolation=interp)
 
 
 def _chain(*callbacks):
@@ -644,6 +655,7 @@ def evaluate_video(
     download_weights: bool = False,
     lse: bool = True,
     identity: bool = True,
+    face_near: tuple[float, float] | None = None,
 ) -> EvalReport:
     """Measure lip sync, blinks, head motion, jitter, background and container of a video.
 
@@ -654,6 +666,7 @@ def evaluate_video(
     environment or the Hugging Face cache; ``download_weights`` fetches them; ``lse=False``
     skips them). One streaming pass over the frames for everything but SyncNet, which
     decodes the video once more; memory does not grow with frame size or length.
+    ``face_near`` (x, y pixels) chooses which face to follow in a multi-face video.
     """
     from avatar.audio.speech import SAMPLE_RATE
 
@@ -662,8 +675,17 @@ def evaluate_video(
     source = _load_source(source_image) if source_image is not None else None
     meter = _BackgroundMeter(source) if source is not None else None
     flicker = _FlickerMeter()
-    ident = _identity_meter(video_path, source, notes) if identity and source is not None else None
-    track = track_video(video_path, max_side=max_side, on_frame=_chain(meter, flicker, ident))
+    ident = (
+        _identity_meter(video_path, source, notes, face_near)
+        if identity and source is not None
+        else None
+    )
+    track = track_video(
+        video_path,
+        max_side=max_side,
+        on_frame=_chain(meter, flicker, ident),
+        face_near=face_near,
+    )
     n, fps = track.n_frames, track.fps
     if n < 2 or fps <= 0:
         raise EvalError(f"The file {video_path} has no moving frames to evaluate (not a video).")
@@ -761,7 +783,12 @@ def evaluate_video(
     return report
 
 
-def _identity_meter(video_path: Path, source: np.ndarray, notes: list[str]):
+def _identity_meter(
+    video_path: Path,
+    source: np.ndarray,
+    notes: list[str],
+    face_near: tuple[float, float] | None = None,
+):
     from avatar.eval.identity import IdentityMeter, unavailable_reason
 
     reason = unavailable_reason()
@@ -776,7 +803,8 @@ def _identity_meter(video_path: Path, source: np.ndarray, notes: list[str]):
         duration, fps = info.video_duration or info.duration, info.fps
     except (ImportError, AvatarError):
         pass
-    return IdentityMeter(source, fps or 25.0, duration)
+    # face_near is in video pixels, the photo's own at native size (the usual case).
+    return IdentityMeter(source, fps or 25.0, duration, face_near)
 
 
 def _add_lse(

@@ -94,6 +94,8 @@ _EYE_RIGHT = (33, 160, 158, 133, 153, 144)  # subject's right eye (image left)
 _EYE_LEFT = (263, 387, 385, 362, 380, 373)  # subject's left eye (image right)
 _OUTER_EYE_CORNERS = (33, 263)
 _NOSE_TIP, _CHIN = 1, 152
+#: Faces FaceMesh looks for when ``track_video(face_near=...)`` must choose among several.
+MAX_FACES_NEAR = 6
 
 
 @dataclass
@@ -249,13 +251,13 @@ def _open_frames(path: Path) -> tuple[dict, Iterator[bytes]]:
     return meta, gen
 
 
-def _new_face_mesh():  # -> mediapipe FaceMesh (no public type to name)
+def _new_face_mesh(max_faces: int = 1):  # -> mediapipe FaceMesh (no public type to name)
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
 
     return mp.solutions.face_mesh.FaceMesh(
         static_image_mode=False,
-        max_num_faces=1,
+        max_num_faces=max_faces,
         refine_landmarks=True,
         min_detection_confidence=0.5,
         min_tracking_confidence=0.5,
@@ -268,8 +270,13 @@ def track_video(
     max_side: int = 512,
     max_frames: int | None = None,
     on_frame: Callable[[int, np.ndarray, FrameFace | None], None] | None = None,
+    face_near: tuple[float, float] | None = None,
 ) -> FaceTrack:
     """Track the (single, largest) face through a video, streaming frames from ffmpeg.
+
+    ``face_near`` (x, y in frame pixels) picks, in a video with several faces, the one
+    nearest that point and then follows it (FaceMesh alone keeps whichever face it
+    found first, which need not be the animated one).
 
     Frames whose longer side exceeds ``max_side`` are downscaled for FaceMesh only
     (it works on a 192-px crop anyway); all outputs are in original-frame pixels.
@@ -297,7 +304,8 @@ def track_video(
     nan2 = np.full((len(STABLE_IDS), 2), np.nan, np.float32)
     wh = np.array([width, height], np.float64)
 
-    mesh = _new_face_mesh()
+    mesh = _new_face_mesh(1 if face_near is None else MAX_FACES_NEAR)
+    near = None if face_near is None else np.asarray(face_near, np.float64)
     t1 = time.perf_counter()  # reset after the first frame, which loads the models
     try:
         for index, raw in enumerate(gen):
@@ -323,8 +331,12 @@ def track_video(
                 if on_frame is not None:
                     on_frame(index, frame, None)
                 continue
-            lm = faces[0].landmark
-            p = np.array([(q.x, q.y) for q in lm], np.float64) * wh
+            if near is None:
+                p = np.array([(q.x, q.y) for q in faces[0].landmark], np.float64) * wh
+            else:
+                cands = [np.array([(q.x, q.y) for q in f.landmark], np.float64) * wh for f in faces]
+                p = min(cands, key=lambda c: float(np.sum((c[:468].mean(axis=0) - near) ** 2)))
+                near = p[:468].mean(axis=0)
             io = _dist(p[_OUTER_EYE_CORNERS[0]], p[_OUTER_EYE_CORNERS[1]])
             gap = np.mean([_dist(p[a], p[b]) for a, b in _LIP_PAIRS])
             lo, hi = p[:468].min(axis=0), p[:468].max(axis=0)
