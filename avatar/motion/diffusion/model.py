@@ -55,6 +55,7 @@ class MotionDenoiser(ModelMixin, ConfigMixin):
         head_amount_deg: float = 2.5,
         guidance_scale: float = 1.5,
         pause_gain: float = 1.0,
+        pitch_gain: float = 1.0,
         num_inference_steps: int = 10,
         num_train_timesteps: int = 100,
     ) -> None:

@@ -187,6 +187,8 @@ class DiffusionMotionGenerator:
             v = values[:, i]
             if name in HEAD:
                 v = v * amount * gate
+                if name == "pitch":  # nods are under-represented after per-clip normalising
+                    v = v * float(getattr(self.model.config, "pitch_gain", 1.0))
             elif name in ("brow_inner", "brow_outer", "smile"):
                 v = v * c.expression
             motion[name] = v
