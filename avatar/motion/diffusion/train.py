@@ -185,7 +185,7 @@ def train(cfg: TrainConfig, progress: Callable[[str], None] | None = None) -> di
         guidance_scale=1.25,
         head_amount_deg=3.0,
         pause_gain=0.6,
-        pitch_gain=1.4,
+        pitch_gain=1.6,
         **SIZES[cfg.size],
     )
     ema = MotionDenoiser.from_config(model.config)
