@@ -53,13 +53,16 @@ class MouthInterior:
             np.float32
         )
         # A dark, warm cavity: mostly shadow, a little of the lip colour.
-        self.cavity = np.clip(0.22 * self.lip + np.array([26.0, 10.0, 9.0]) * light, 0, 255).astype(
+        self.cavity = np.clip(0.22 * self.lip + np.array([34.0, 8.0, 8.0]) * light, 0, 255).astype(
             np.float32
         )
         self.inner_lip = np.clip(0.55 * self.lip, 0, 255).astype(np.float32)
-        self.tongue = np.clip(0.7 * self.lip + np.array([18.0, 0.0, 4.0]) * light, 0, 255).astype(
-            np.float32
-        )
+        # The tongue is redder and darker than the lips: in the lip colour it reads as a
+        # brown smear, and a face tracker takes it for the lower lip (the mouth looks shut).
+        self.tongue = np.clip(
+            self.lip * np.array([0.7, 0.42, 0.45]) + np.array([18.0, 0.0, 4.0]) * light, 0, 255
+        ).astype(np.float32)
+        self.lower_teeth = (0.75 * self.teeth + 0.25 * self.tongue).astype(np.float32)
         # Image sharpness: faces rendered small get a softer interior, like their lips.
         self.soften = float(np.clip(0.9 - 0.004 * iod, 0.45, 0.9))
         self.max_gap = JAW_MAX * iod
@@ -72,6 +75,11 @@ class MouthInterior:
         gap = float(np.max(lower[3:8, 1] - upper[3:8, 1]))
         if gap < 0.8:
             return
+        # How far the jaw is open is the whole lip separation, not just the new gap: on a
+        # photo that shows its teeth the new gap is only part of it, and the tongue and
+        # lower teeth would never come in (a flat black crescent under the photo's teeth).
+        lips = dst[list(R.LIPS_LOWER_INNER[3:8]), 1] - dst[list(R.LIPS_UPPER_INNER[3:8]), 1]
+        openness = float(np.clip(max(gap, float(lips.max())) / self.max_gap, 0, 1))
         h, w = patch.shape[:2]
         x0 = max(0, int(np.floor(inner[:, 0].min())) - 3)
         y0 = max(0, int(np.floor(inner[:, 1].min())) - 3)
@@ -86,13 +94,18 @@ class MouthInterior:
         pts = np.round((inner - off) * (1 << SHIFT)).astype(np.int32)
         cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA, SHIFT)
         alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32) / 255.0
-        layer = self.layer(upper - off, lower - off, gap, (rw, rh))
+        layer = self.layer(upper - off, lower - off, gap, (rw, rh), openness)
         roi = patch[y0:y1, x0:x1].astype(np.float32)
         a = alpha[..., None]
         patch[y0:y1, x0:x1] = np.clip(roi * (1 - a) + layer * a + 0.5, 0, 255).astype(np.uint8)
 
     def layer(
-        self, upper: np.ndarray, lower: np.ndarray, gap: float, size: tuple[int, int]
+        self,
+        upper: np.ndarray,
+        lower: np.ndarray,
+        gap: float,
+        size: tuple[int, int],
+        openness: float | None = None,
     ) -> np.ndarray:
         """The interior's colours over a (h, w) box; lip lines are in box pixels."""
         rw, rh = size
@@ -107,7 +120,8 @@ class MouthInterior:
         cx = float((upper[0, 0] + upper[-1, 0]) / 2)
         u = ((xs - cx) / (0.5 * mouth_w))[None]  # -1 ... 1 across the mouth
         au = np.abs(u)
-        openness = float(np.clip(gap / self.max_gap, 0, 1))
+        if openness is None:
+            openness = float(np.clip(gap / self.max_gap, 0, 1))
 
         # Cavity: darkest at the back (between the lip lines) and toward the corners.
         depth = np.clip((yy - top) / span, 0, 1)
@@ -115,11 +129,22 @@ class MouthInterior:
         shade = (0.45 + 0.55 * back) * (1.0 - 0.45 * np.clip(au, 0, 1) ** 2)
         layer = self.cavity[None, None, :] * shade[..., None]
 
+        notch = self._tooth_gaps(u, mouth_w)
+        # Lower teeth peek over the lower lip on wide vowels, by the new gap alone: a photo's
+        # teeth already fill part of the opening.
+        hl = 0.0
+        if gap > 0.3 * self.max_gap:
+            hl = min(LOWER_TOOTH_HEIGHT * mouth_w, 0.3 * gap)
+            hl *= float(_smoothstep(gap / self.max_gap, 0.3, 0.75))
+        hu = min(UPPER_TOOTH_HEIGHT * mouth_w, 0.55 * gap + 0.5) if self.synthetic_teeth else 0.0
         if openness > 0.15:  # the tongue rests low behind the lower teeth
-            t_h = 0.42 * gap * float(_smoothstep(openness, 0.15, 0.7))
+            rise = float(_smoothstep(openness, 0.15, 0.7))
+            # It shows above the lower teeth in the room the upper teeth leave (all of the
+            # new gap when the photo's own teeth ride with the upper lip).
+            t_h = max(0.42 * gap * rise, hl + 0.5 * rise * max(gap - hu - hl, 0.0))
             t_top = bot - t_h * np.sqrt(np.clip(1 - (u / 0.78) ** 2, 0, 1))
             ta = np.clip(yy - t_top + 0.5, 0, 1) * (au < 0.85)
-            t_shade = 0.6 + 0.4 * np.clip((yy - t_top) / max(t_h, 1.0), 0, 1)
+            t_shade = 0.7 + 0.3 * np.clip((yy - t_top) / max(t_h, 1.0), 0, 1)
             t_shade = t_shade * (1.0 - 0.35 * au**2)
             tongue = self.tongue[None, None, :] * t_shade[..., None]
             layer = layer + (tongue - layer) * ta[..., None]
@@ -128,14 +153,13 @@ class MouthInterior:
         band = max(0.9, 0.015 * self.iod)
         edge = np.exp(-np.minimum(yy - top, bot - yy).clip(0) / band)
         layer = layer + (self.inner_lip[None, None, :] - layer) * (0.35 * edge)[..., None]
-        notch = self._tooth_gaps(u, mouth_w)
-        if openness > 0.3:  # lower teeth, peeking over the lower lip on wide vowels
-            hl = min(LOWER_TOOTH_HEIGHT * mouth_w, 0.3 * gap)
-            hl *= float(_smoothstep(openness, 0.3, 0.75))
-            layer = self._teeth(layer, yy, bot, -hl, u, notch, 0.72)
-        if self.synthetic_teeth:
-            hu = min(UPPER_TOOTH_HEIGHT * mouth_w, 0.55 * gap + 0.5)
-            layer = self._teeth(layer, yy, top, hu, u, notch, 1.0)
+        if hl > 0:  # in the lip's shadow, warmed by the light bounced off the tongue
+            layer = self._teeth(layer, yy, bot, -hl, u, notch, 0.85, self.lower_teeth)
+        if hu > 0:
+            layer = self._teeth(layer, yy, top, hu, u, notch, 1.0, self.teeth)
+        if hl > 0:  # the lower lip's shadow: its inner edge stays a clear line over the teeth
+            lip_shadow = np.exp(-np.clip(bot - yy, 0, None) / max(1.0, 0.08 * gap))
+            layer = layer * (1.0 - 0.6 * lip_shadow)[..., None]
 
         if self.soften > 0.5:
             layer = cv2.GaussianBlur(layer, (0, 0), self.soften)
@@ -150,7 +174,9 @@ class MouthInterior:
         d = np.minimum(d, centre)
         return np.exp(-((d / width) ** 2))
 
-    def _teeth(self, layer, yy, line, height, u, notch, light: float) -> np.ndarray:
+    def _teeth(
+        self, layer, yy, line, height, u, notch, light: float, colour: np.ndarray
+    ) -> np.ndarray:
         """A band of teeth hanging from ``line`` (height > 0) or standing on it (< 0)."""
         if abs(height) < 0.7:
             return layer
@@ -163,7 +189,7 @@ class MouthInterior:
         vertical = 0.8 + 0.2 * _smoothstep(t, 0.0, 0.4)  # the lip's shadow at the root
         vertical = vertical * (1.0 - 0.12 * _smoothstep(t, 0.75, 1.0))  # translucent edge
         shade = light * vertical * (1.0 - 0.45 * au**2) * (1.0 - 0.15 * notch)
-        teeth = self.teeth[None, None, :] * shade[..., None]
+        teeth = colour[None, None, :] * shade[..., None]
         return layer + (teeth - layer) * a[..., None]
 
 
