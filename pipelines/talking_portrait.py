@@ -83,9 +83,10 @@ class TalkingPortraitPipeline:
 
     ``renderer_cls`` builds a renderer from a ``FaceRig``; None picks the one
     named by ``settings.renderer`` (``WarpRenderer`` on CPU, or the neural
-    ``NeuralRenderer``, whose networks are loaded once per pipeline); ``motion_generator`` maps audio features and mouth curves to
-    ``Motion``; None picks the engine named by ``settings.motion`` (the
-    diffusion model when its weights are present, else the procedural rules).
+    ``NeuralRenderer``, whose networks are loaded once per pipeline).
+    ``motion_generator`` maps audio features and mouth curves to ``Motion``;
+    None picks the engine named by ``settings.motion`` (the diffusion model
+    when its weights are present, else the procedural rules).
     """
 
     def __init__(

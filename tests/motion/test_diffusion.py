@@ -155,6 +155,14 @@ def test_shipped_model_follows_visemes_blinks_and_joins_smoothly(clip):
     motion = gen(feats, mouth, MotionControls(seed=0))
     r = np.corrcoef(motion["jaw_open"], mouth["jaw_open"])[0, 1]
     assert r >= 0.6
+    # The model may open further than the viseme curve, never narrower, and closures stay shut.
+    from avatar.motion.diffusion.sampler import _LIMITS, JAW_CLOSED
+
+    lo, hi = _LIMITS.get("jaw_open", (-np.inf, np.inf))
+    viseme = np.clip(mouth["jaw_open"], lo, hi)
+    assert np.all(motion["jaw_open"] >= viseme - 1e-6)
+    shut = mouth["jaw_open"] <= JAW_CLOSED
+    assert shut.any() and np.allclose(motion["jaw_open"][shut], viseme[shut], atol=1e-6)
     per_min = _blinks(motion["blink_left"]) / (len(motion) / FPS / 60)
     assert 10 <= per_min <= 30
     yaw = np.asarray(motion["yaw"], np.float64)
