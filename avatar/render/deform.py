@@ -59,6 +59,18 @@ def _smooth(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+def photo_rest_jaw(landmarks: np.ndarray) -> float:
+    """The ``jaw_open`` that reproduces the photo's own mouth: 0 for closed lips, more for
+    a photo taken with parted lips (a toothy smile). ``landmarks``: (>= 468, 2) pixels."""
+    xy = np.asarray(landmarks, np.float64)[:, :2]
+    ex = xy[263] - xy[33]
+    iod = float(np.linalg.norm(ex))
+    ey = np.array([-ex[1], ex[0]]) / iod
+    lower, upper = xy[list(R.LIPS_LOWER_INNER[3:8])], xy[list(R.LIPS_UPPER_INNER[3:8])]
+    gap = float(np.max((lower - upper) @ ey)) / iod
+    return float(np.clip(gap / JAW_MAX, 0.0, 1.0)) if gap > 0.03 else 0.0
+
+
 class FaceDeformer:
     """Maps one frame of ``Motion`` values to destination vertex positions."""
 
@@ -99,13 +111,7 @@ class FaceDeformer:
         # jaw_open is absolute: 0 means lips together.  A photo taken with the mouth open
         # (a toothy smile) rests at its own opening, so jaw 0 seals the lips for p/b/m and
         # the photo's own opening is reproduced at jaw = rest_jaw.
-        gap = float(
-            np.max(
-                (xy[list(R.LIPS_LOWER_INNER[3:8])] - xy[list(R.LIPS_UPPER_INNER[3:8])]) @ self.ey
-            )
-        )
-        gap /= self.iod
-        self.rest_jaw = float(np.clip(gap / JAW_MAX, 0.0, 1.0)) if gap > 0.03 else 0.0
+        self.rest_jaw = photo_rest_jaw(xy)
         self._neighbours = _neighbours(mesh.triangles, len(xy))
         # Motion fades out next to the region's pinned border (a face cut by the photo's
         # edge): what touches the edge is clamped rather than crushed against it.
@@ -376,31 +382,40 @@ class FaceDeformer:
         return float(np.clip(1.0 - max(jaw, 0.0) / self.rest_jaw, 0.0, 1.0))
 
     def _basis_seal(self) -> np.ndarray:
-        """Lower lip up onto the upper lip, point by point (only for photos with parted lips)."""
-        up = self.xy[list(R.LIPS_UPPER_INNER)]
-        order = np.argsort(up[:, 0])
-        driven: dict[int, np.ndarray] = {}
+        """Parted lips (photos only) closed onto one meeting line, each lip moved whole.
+
+        The lips meet on the straight line between the inner corners, held between the two
+        inner lips: a raised (arched) upper lip comes down to it and the lower lip rises the
+        rest, as a relaxed mouth closes.  Sealing onto an arched upper lip would bend the
+        lower lip into a frown.  Every point of a lip moves with its inner edge at its x, so
+        the lips keep their thickness; the corners stay put.
+        """
         if self.rest_jaw <= 0:
             return np.zeros_like(self.xy)
-        # The source gap at each x, measured against the upper inner lip.
+        u, v = self.u, self.v
+        a, b = R.LIPS_UPPER_INNER[0], R.LIPS_UPPER_INNER[-1]
+
+        def line(ids):
+            o = np.argsort(u[list(ids)])
+            uu, vv = u[list(ids)][o], v[list(ids)][o]
+            return lambda q: float(np.interp(q, uu, vv))
+
+        upper, lower = line(R.LIPS_UPPER_INNER), line(R.LIPS_LOWER_INNER)
+        span = float(u[b] - u[a]) or 1.0
+
+        def travel(q: float) -> tuple[float, float]:
+            """(upper lip down, lower lip up) at ``q``, in IOD."""
+            t = float(np.clip((q - u[a]) / span, 0.0, 1.0))
+            top, bottom = upper(q), max(lower(q), upper(q))
+            meet = float(np.clip(v[a] + t * (v[b] - v[a]), top, bottom))
+            return meet - top, bottom - meet
+
+        driven: dict[int, np.ndarray] = {}
         for i in self._LOWER:
-            top = float(np.interp(self.xy[i, 0], up[order, 0], up[order, 1]))
-            inner_gap = (
-                float(
-                    np.interp(
-                        self.xy[i, 0],
-                        self.xy[list(R.LIPS_LOWER_INNER), 0][
-                            np.argsort(self.xy[list(R.LIPS_LOWER_INNER), 0])
-                        ],
-                        self.xy[list(R.LIPS_LOWER_INNER), 1][
-                            np.argsort(self.xy[list(R.LIPS_LOWER_INNER), 0])
-                        ],
-                    )
-                )
-                - top
-            )
-            driven[i] = np.array([0.0, -max(inner_gap, 0.0)])
-        self._anchors(self._UPPER + self._CORNERS, driven)
+            driven[i] = self._to_image(np.zeros(1), np.array([-travel(u[i])[1]]))[0]
+        for i in self._UPPER:
+            driven[i] = self._to_image(np.zeros(1), np.array([travel(u[i])[0]]))[0]
+        self._anchors(self._CORNERS, driven)
         self._anchors(self._upper_face(), driven)
         return self._propagate(driven, radius=0.45)
 

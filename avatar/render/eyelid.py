@@ -7,6 +7,12 @@ texture of the eye and its lash band for lid skin (the photo's own skin
 around the eye, inpainted across the opening once per portrait), resampled
 through the same backward map as the frame so it moves exactly with the
 lid, and draws a thin soft lash line along the lid margin.
+
+From the first moment of a blink, the strip the lid has travelled over (between
+where its margin was with the eye open and where it is now, in output pixels)
+shows lid skin too: the warp alone stretches the photo's lashes and the top of
+the iris across it (a grey smear on a half-closed eye, worst on the narrow far
+eye of a 3/4 view).  Below the moving margin the eye stays the photo's eye.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from avatar.face import regions as R
 
 COVER_START = 0.55  # blink value where the lid skin starts to replace the eye texture
 COVER_FULL = 0.95
+LASH_FULL = 0.35  # blink value where the drawn lash line reaches full strength
 BAND = 0.6  # share of the way from the lid margin to the crease ring treated as lash band
 
 
@@ -32,11 +39,21 @@ class _Eye:
     skin: np.ndarray  # (h, w, 3) float32 lid skin over the eye box
     mask: np.ndarray  # (h, w) float32, 1 on the eye and its lash band
     lash: np.ndarray  # (3,) lash colour
+    travel: np.ndarray | None  # (len(upper), 2) each upper-lid point's move at blink 1
 
 
 class EyelidCover:
-    def __init__(self, canvas: np.ndarray, xy: np.ndarray, offset: tuple[int, int], iod: float):
-        """``xy``: mesh vertices in region pixels; ``offset``: the region's canvas origin."""
+    def __init__(
+        self,
+        canvas: np.ndarray,
+        xy: np.ndarray,
+        offset: tuple[int, int],
+        iod: float,
+        travel: dict[str, np.ndarray] | None = None,
+    ):
+        """``xy``: mesh vertices in region pixels; ``offset``: the region's canvas origin;
+        ``travel``: per blink channel, the (N, 2) displacement of every vertex at blink 1
+        (default: none, the swept strip is then not repainted)."""
         self.iod = iod
         self.eyes: list[_Eye] = []
         tris = R.mesh_triangles()
@@ -45,7 +62,10 @@ class EyelidCover:
             (R.RIGHT_EYE_UPPER, R.RIGHT_EYE_LOWER, "blink_right"),
             (R.LEFT_EYE_UPPER, R.LEFT_EYE_LOWER, "blink_left"),
         ):
-            self.eyes.append(_build_eye(canvas, pts, tris, upper, lower, channel, iod))
+            eye = _build_eye(canvas, pts, tris, upper, lower, channel, iod)
+            if travel is not None and channel in travel:
+                eye.travel = np.asarray(travel[channel], np.float64)[list(upper)]
+            self.eyes.append(eye)
         self.width = max(1.0, 0.011 * iod)
 
     def draw(
@@ -55,8 +75,10 @@ class EyelidCover:
         its backward map into the canvas) where the lids close."""
         h, w = patch.shape[:2]
         for eye in self.eyes:
-            cover = _smooth((blinks[eye.channel] - COVER_START) / (COVER_FULL - COVER_START))
-            if cover <= 0.0:
+            blink = float(blinks[eye.channel])
+            cover = _smooth((blink - COVER_START) / (COVER_FULL - COVER_START))
+            lash_strength = _smooth(blink / LASH_FULL)
+            if lash_strength <= 0.0:
                 continue
             contour = dst[list(eye.upper) + list(eye.lower[-2:0:-1])]
             pad = 0.12 * self.iod
@@ -71,7 +93,8 @@ class EyelidCover:
             sy = my[y0:y1, x0:x1] - oy
             skin = cv2.remap(eye.skin, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             a = cv2.remap(eye.mask, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            a = (a * cover)[..., None]
+            a = np.maximum(a * cover, self._swept(eye, dst, blink, (x0, y0), (y1 - y0, x1 - x0)))
+            a = a[..., None]
             roi = patch[y0:y1, x0:x1].astype(np.float32)
             out = roi + (skin - roi) * a
             # The lashes: a thin soft line along the closing upper lid's margin.
@@ -81,9 +104,33 @@ class EyelidCover:
                 line, [np.round(margin * 8).astype(np.int32)], False, 255, 1, cv2.LINE_AA, 3
             )
             line = cv2.GaussianBlur(line, (0, 0), 0.5 * self.width).astype(np.float32)
-            la = (np.clip(line / max(float(line.max()), 1.0), 0, 1) * 0.7 * cover)[..., None]
+            la = np.clip(line / max(float(line.max()), 1.0), 0, 1) * 0.7 * lash_strength
+            la = la[..., None]
             out = out + (eye.lash - out) * la
             patch[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    def _swept(self, eye: _Eye, dst: np.ndarray, blink: float, origin, shape) -> np.ndarray:
+        """Alpha of the strip the upper lid has swept over, in the draw box's pixels: 1
+        from the moving margin up to where it sat with the eye open, fading out over
+        the top quarter so the painted skin merges with the stretched lid above."""
+        alpha = np.zeros(shape, np.uint8)
+        if eye.travel is None or blink <= 0.0:
+            return alpha.astype(np.float32)
+        margin = dst[list(eye.upper)] - origin
+        step = blink * eye.travel
+        if float(np.max(np.abs(step[:, 1]))) < 0.25:
+            return alpha.astype(np.float32)
+        top = margin - step
+        poly = np.concatenate([top, margin[::-1]])
+        cv2.fillPoly(alpha, [np.round(poly * 8).astype(np.int32)], 255, cv2.LINE_AA, 3)
+        height = float(np.max(step[:, 1]))
+        sigma_y = max(0.5, 0.25 * height)
+        # Soft only toward the top: blur, then keep the hard edge at the margin.
+        soft = cv2.GaussianBlur(alpha.astype(np.float32) / 255, (0, 0), 0.5, sigmaY=sigma_y)
+        core = np.zeros(shape, np.uint8)
+        lower_half = np.concatenate([margin - 0.5 * step, margin[::-1]])
+        cv2.fillPoly(core, [np.round(lower_half * 8).astype(np.int32)], 255, cv2.LINE_AA, 3)
+        return np.maximum(soft, core.astype(np.float32) / 255)
 
 
 def _smooth(x: float) -> float:
@@ -122,4 +169,4 @@ def _build_eye(canvas, pts, tris, upper, lower, channel, iod) -> _Eye:
     lum = box[band].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     dark = box[band][lum <= np.percentile(lum, 12)] if band.any() else box.reshape(-1, 3)
     lash = dark.reshape(-1, 3).astype(np.float32).mean(0)
-    return _Eye(upper, lower, channel, (x0, y0), skin.astype(np.float32), mask, lash)
+    return _Eye(upper, lower, channel, (x0, y0), skin.astype(np.float32), mask, lash, None)

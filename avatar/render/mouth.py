@@ -25,6 +25,129 @@ UPPER_TOOTH_HEIGHT = 0.17  # visible upper incisors, in mouth widths, at most
 LOWER_TOOTH_HEIGHT = 0.1
 
 
+# Refining a photo's own lip opening (landmarks often put the inner lip line inside a
+# painted or dark lip, so a sealed mouth loses half a lip and bends into a frown).
+OPEN_GAP = 0.03  # inner-lip gap (IOD) from which a photo counts as showing an opening
+EDGE_DISTANCE = 12.0  # Lab distance from the lip's own colour where its edge is placed
+EDGE_START = 5.0  # ... and where the rise toward it starts: the lip's true edge
+EDGE_MARGIN = (1.0, 0.01)  # px + IOD share a refined lip edge stays inside the lip
+MIN_CONTRAST = 20.0  # a column whose opening never gets this far from the lip is skipped
+LIGHTER_WEIGHT = 0.25  # a lip's highlights are lighter than its reference: they count little
+
+
+def refine_lip_opening(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Inner lip landmarks moved onto the lips' visible edges, for a photo with parted lips.
+
+    Face trackers often place the inner lip line inside the lip (a strongly coloured or
+    dark lip looks like mouth to them); sealed on such a line, the mouth loses that part
+    of the lip.  Per inner-lip point, the column between the two inner lines is compared,
+    in Lab, with the lip just beyond the landmark, and the landmark moves to where the
+    colour starts to turn from lip to opening (less a small margin).  The opening only
+    ever shrinks, and photos with closed lips are returned unchanged.
+    ``image``: RGB uint8 the landmarks are in; ``xy``: (>= 468, 2) pixels.  Returns a copy.
+    """
+    xy = np.array(xy, np.float64, copy=True)
+    iod = float(np.linalg.norm(xy[263] - xy[33]))
+    up_in, lo_in = list(R.LIPS_UPPER_INNER), list(R.LIPS_LOWER_INNER)
+    gaps = xy[lo_in[3:8], 1] - xy[up_in[3:8], 1]
+    if iod <= 0 or float(gaps.max()) <= OPEN_GAP * iod:
+        return xy
+    h, w = image.shape[:2]
+    box = np.concatenate([xy[list(R.LIPS_UPPER_OUTER)], xy[list(R.LIPS_LOWER_OUTER)]])
+    x0, y0 = np.maximum(np.floor(box.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(box.max(0)).astype(int) + 3, [w, h])
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return xy
+    lab = cv2.cvtColor(image[y0:y1, x0:x1].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab = cv2.blur(lab, (3, 1))  # three columns per profile: less noise, same edges
+
+    def line(ids, x):
+        p = xy[list(ids)]
+        o = np.argsort(p[:, 0])
+        return float(np.interp(x, p[o, 0], p[o, 1]))
+
+    margin = EDGE_MARGIN[0] + EDGE_MARGIN[1] * iod
+    moved = {}
+    for k in range(1, len(up_in) - 1):
+        iu, il = up_in[k], lo_in[k]
+        x = 0.5 * (xy[iu, 0] + xy[il, 0])
+        col = int(round(x)) - x0
+        yu, yl = xy[iu, 1], xy[il, 1]
+        if not 0 <= col < x1 - x0 or yl - yu < 3.0:
+            continue
+        prof = lab[:, col]
+        sides = (
+            (il, yl, line(R.LIPS_LOWER_OUTER, x), yu, -1.0),
+            (iu, yu, line(R.LIPS_UPPER_OUTER, x), yl, 1.0),
+        )
+        for i, y_lm, y_out, y_other, step in sides:
+            edge = _lip_edge(prof, y0, y_lm, y_out, y_other, step, margin)
+            if edge is not None:
+                moved[i] = edge
+    if not moved:
+        return xy
+    # Columns that told nothing follow their neighbours (the corners stay), and a median of
+    # three removes a lone misread: the edge is smooth along the lip.
+    for ids in (lo_in, up_in):
+        shift = np.array([moved.get(i, np.nan) - xy[i, 1] for i in ids], np.float64)
+        shift[[0, -1]] = 0.0
+        known = np.flatnonzero(~np.isnan(shift))
+        shift = np.interp(np.arange(len(ids)), known, shift[known])
+        smooth = np.median(np.stack([shift[:-2], shift[1:-1], shift[2:]]), axis=0)
+        xy[list(ids[1:-1]), 1] += smooth
+    return xy
+
+
+def _lip_edge(
+    prof: np.ndarray,
+    y0: int,
+    y_lm: float,
+    y_out: float,
+    y_other: float,
+    step: float,
+    margin: float,
+) -> float | None:
+    """Where one lip's colour ends, walking from its inner landmark ``y_lm`` toward the
+    other lip's ``y_other`` (``step`` ±1 px), kept ``margin`` px inside the lip; None when
+    the column tells lip from opening too weakly or the landmark already sits on the edge.
+    ``prof``: Lab of one column, from row ``y0``; ``y_out``: the lip's outer edge."""
+    n = len(prof)
+
+    def rows(ys: np.ndarray) -> np.ndarray:
+        return np.clip(np.round(ys).astype(int) - y0, 0, n - 1)
+
+    # The lip's colour: just beyond the landmark, toward the lip's outer edge.
+    depth = abs(y_out - y_lm)
+    beyond = y_lm - step * np.arange(0.0, max(0.35 * depth, 2.0) + 1e-6)
+    ref = np.median(prof[rows(beyond)], axis=0)
+    ys = np.arange(y_lm, y_other, step)
+    if len(ys) < 3:
+        return None
+    diff = prof[rows(ys)] - ref
+    # Darker than the lip is mouth (cavity); lighter is mostly the lip's own sheen, unless
+    # the colour changes too (teeth).
+    dl = np.maximum(-diff[:, 0], 0.0) + LIGHTER_WEIGHT * np.maximum(diff[:, 0], 0.0)
+    d = np.sqrt(dl**2 + diff[:, 1] ** 2 + diff[:, 2] ** 2)
+    if float(d.max()) < MIN_CONTRAST:
+        return None
+    j = int(np.flatnonzero(d > EDGE_DISTANCE)[0])  # surely past the lip ...
+    # ... and the edge is where that rise starts: a lip edge placed half-way into a soft
+    # transition takes a sliver of teeth with it, which shows between the sealed lips.
+    if j < 2:
+        return None
+    # (a textured lip's own variation raises that start)
+    start = max(EDGE_START, min(float(np.median(d[:j])) + 2.0, 0.75 * EDGE_DISTANCE))
+    calm = np.flatnonzero(d[:j] <= start)
+    if not len(calm) or calm[-1] == 0:
+        return None
+    k = int(calm[-1])
+    t = (start - d[k]) / max(float(d[k + 1] - d[k]), 1e-6)
+    # Kept a margin inside the lip: over-sealing by a pixel hides the soft edge, which
+    # would otherwise show as a pale line between the closed lips.
+    edge = float(ys[k] + step * np.clip(t, 0.0, 1.0)) - step * margin
+    return edge if (edge - y_lm) * step > 0 else None
+
+
 def _smoothstep(x: np.ndarray | float, a: float, b: float):
     t = np.clip((np.asarray(x, np.float32) - a) / (b - a), 0.0, 1.0)
     return t * t * (3 - 2 * t)

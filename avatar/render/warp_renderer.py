@@ -13,7 +13,7 @@ from avatar.motion.types import CHANNEL_INDEX
 from avatar.render.deform import FaceDeformer
 from avatar.render.eyelid import EyelidCover
 from avatar.render.mesh import build_mesh
-from avatar.render.mouth import MouthInterior
+from avatar.render.mouth import MouthInterior, refine_lip_opening
 from avatar.render.warp import TriangleWarper
 
 REGION_SCALE = 3.4  # the animated square, in face widths; outside it the photo never changes
@@ -49,6 +49,9 @@ class WarpRenderer:
         rlm = lm.copy()
         rlm[:, 0] -= x0
         rlm[:, 1] -= y0
+        # A photo's parted lips: inner lip landmarks onto the lips' visible edges, so that
+        # sealing the mouth keeps both lips whole.
+        rlm[:, :2] = refine_lip_opening(canvas[y0:y1, x0:x1], rlm[:, :2])
         size_r = (x1 - x0, y1 - y0)
         self.mesh = build_mesh(rlm, size_r)
         # Turned heads get less rotation: the hidden side has no pixels to show.
@@ -97,8 +100,11 @@ class WarpRenderer:
         #: Skin triangles flipped inside out in the last rendered frame (0 when healthy).
         self.last_folds = 0
         self.mouth = MouthInterior(canvas[y0:y1, x0:x1], rlm[:, :2], self.deformer.iod, self.mesh)
-        self.eyelids = EyelidCover(canvas, self.mesh.vertices, (x0, y0), self.deformer.iod)
+        self.eyelids = EyelidCover(
+            canvas, self.mesh.vertices, (x0, y0), self.deformer.iod, self._lid_travel()
+        )
         self._buffer = canvas.copy()
+        self._patch = self._buffer[y0:y1, x0:x1]  # the animated region, a view
         #: (478, 2) landmarks of the last rendered frame, in output-frame pixels.
         self.last_landmarks: np.ndarray | None = None
 
@@ -114,15 +120,31 @@ class WarpRenderer:
         self.last_folds = self.count_folds(dst, self.deformer.last_rigid)
         order = self.paint_order(depth)
         mx, my = self.warper.maps(dst, order)
-        patch = cv2.remap(
-            self.canvas, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        # Resampled straight into the output buffer (outside the region it is the photo).
+        patch = self._patch
+        cv2.remap(
+            self.canvas,
+            mx,
+            my,
+            interpolation=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+            dst=patch,
         )
         self.mouth.draw(patch, dst)
         blinks = {k: float(frame[CHANNEL_INDEX[k]]) for k in ("blink_left", "blink_right")}
         self.eyelids.draw(patch, mx, my, dst, blinks)
-        x0, y0, x1, y1 = self.region
-        self._buffer[y0:y1, x0:x1] = patch
         return self._buffer
+
+    def _lid_travel(self) -> dict[str, np.ndarray]:
+        """Per blink channel, where every vertex goes at blink 1 relative to blink 0."""
+        rest = np.zeros(len(CHANNEL_INDEX), np.float32)
+        base, _ = self.deformer(rest)
+        out = {}
+        for channel in ("blink_left", "blink_right"):
+            frame = rest.copy()
+            frame[CHANNEL_INDEX[channel]] = 1.0
+            out[channel] = self.deformer(frame)[0] - base
+        return out
 
     def paint_order(self, depth: np.ndarray) -> np.ndarray:
         """Triangle indices far to near for one frame's vertex ``depth``; each eye hole
