@@ -14,6 +14,12 @@ native size: 1.6 million pixels for a face filling a 1200x1800 photo) is
 evaluated on a grid of at most ``fine_max`` points across and upsampled; only
 where that map breaks or bends hard (measured per frame) are pixels evaluated
 exactly, so the cost follows the face's outline rather than its area.
+
+A pixel only ever samples the photo inside its own triangle's source: the
+rasteriser also claims pixels whose centres lie just outside a triangle, and a
+squeezed triangle's affine map (a closing lid, the skin a turning cheek folds
+away) extrapolates them many pixels off (single dark specks beside the jaw or
+on the cheek); those are pulled back onto the source triangle.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 SUBPIXEL_BITS = 4
 FINE_MAX = 640  # grid points across the face core, at most, before it is upsampled
 BREAK_TOL = 0.5  # half the grid second difference (source px) still left to interpolation
+SQUEEZED = 0.6  # triangles drawn under this share of their source area (or flipped)
 
 
 class TriangleWarper:
@@ -83,6 +90,10 @@ class TriangleWarper:
         self._q0 = src[self.tris[:, 0]]
         self._q1 = src[self.tris[:, 1]] - self._q0
         self._q2 = src[self.tris[:, 2]] - self._q0
+        det = self._q1[:, 0] * self._q2[:, 1] - self._q2[:, 0] * self._q1[:, 1]
+        self._src_ok = np.abs(det) > 1e-6
+        self._src_area = det
+        self._squeezed = np.zeros(len(self.tris) + 1, bool)
 
     def _setup_upsampled(self, step: float) -> None:
         """The grid of a fine box too big to evaluate exactly: it reaches a little past the
@@ -158,6 +169,11 @@ class TriangleWarper:
         tri_dst = np.asarray(dst_vertices, np.float64)[self.tris]  # (K, 3, 2)
         coef, ok = self._affine(tri_dst)
         order = order[ok[order]]
+        d1, d2 = tri_dst[:, 1] - tri_dst[:, 0], tri_dst[:, 2] - tri_dst[:, 0]
+        dst_area = d1[:, 0] * d2[:, 1] - d2[:, 0] * d1[:, 1]
+        ratio = dst_area / np.where(self._src_ok, self._src_area, 1.0)
+        self._squeezed[:-1] = self._src_ok & (ratio < SQUEEZED)
+        self._frame = (tri_dst, coef)
         lo = tri_dst.min(1)
         hi = tri_dst.max(1)
         coarse_order = order
@@ -174,6 +190,7 @@ class TriangleWarper:
             coarse_order = order[~inside[order]]
         mx, my = self._mx, self._my
         cx, cy = self.coarse.evaluate(tri_dst, coarse_order, coef)
+        self._keep_inside(cx, cy, self.coarse)
         w, h = self.size
         if cx.shape != (h, w):
             cv2.resize(cx, (w, h), dst=mx, interpolation=cv2.INTER_LINEAR)
@@ -187,6 +204,7 @@ class TriangleWarper:
         touches = (hi[:, 0] >= x0) & (lo[:, 0] < x1) & (hi[:, 1] >= y0) & (lo[:, 1] < y1)
         order = order[touches[order]]
         fx, fy = self.fine.evaluate(tri_dst, order, coef)
+        self._keep_inside(fx, fy, self.fine)
         if self.fine_exact:
             mx[y0:y1, x0:x1], my[y0:y1, x0:x1] = fx, fy
             return mx, my
@@ -271,11 +289,52 @@ class TriangleWarper:
         """Each listed pixel's map from its triangle ``k`` (in ``_Grid.evaluate``'s order
         of operations: the same float32 values)."""
         px, py = self._xs[xs], self._ys[ys, 0]
-        for a, b, c, out in ((0, 1, 2, self._mx), (3, 4, 5, self._my)):
+        values = []
+        for a, b, c in ((0, 1, 2), (3, 4, 5)):
             m = coef[a][k] * px
             m += coef[b][k] * py
             m += coef[c][k]
-            out[ys, xs] = m
+            values.append(m)
+        vx, vy = values
+        sel = self._squeezed[k]
+        if sel.any():
+            vx[sel], vy[sel] = self._pulled_inside(px[sel], py[sel], k[sel])
+        self._mx[ys, xs], self._my[ys, xs] = vx, vy
+
+    def _keep_inside(self, mx: np.ndarray, my: np.ndarray, grid: _Grid) -> None:
+        """Re-sample the pixels of squeezed triangles from inside their triangle."""
+        sel = np.take(self._squeezed, grid.ids)
+        if sel.any():
+            mx[sel], my[sel] = self._pulled_inside(grid.gx[sel], grid.gy[sel], grid.ids[sel])
+
+    def _pulled_inside(self, px: np.ndarray, py: np.ndarray, k: np.ndarray):
+        """The maps of pixel centres ``(px, py)`` (region pixels) claimed by triangles ``k``,
+        each taken at the nearest point of its triangle: a pixel just outside a squeezed
+        triangle gets the value of the shared edge, which its neighbour has too."""
+        tri_dst, coef = self._frame
+        tri = tri_dst[k]  # (n, 3, 2)
+        p = np.column_stack([px, py]).astype(np.float64)
+        best = p.copy()
+        best_d = np.full(len(p), np.inf)
+        inside = np.ones(len(p), bool)
+        orient = np.sign(
+            (tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1])
+            - (tri[:, 2, 0] - tri[:, 0, 0]) * (tri[:, 1, 1] - tri[:, 0, 1])
+        )
+        for i, j in ((0, 1), (1, 2), (2, 0)):
+            a, e = tri[:, i], tri[:, j] - tri[:, i]
+            rel = p - a
+            inside &= orient * (e[:, 0] * rel[:, 1] - e[:, 1] * rel[:, 0]) >= 0
+            t = np.clip((rel * e).sum(1) / np.maximum((e * e).sum(1), 1e-12), 0.0, 1.0)
+            c = a + t[:, None] * e
+            d = ((p - c) ** 2).sum(1)
+            closer = d < best_d
+            best[closer], best_d[closer] = c[closer], d[closer]
+        best[inside] = p[inside]
+        out = []
+        for a, b, c in ((0, 1, 2), (3, 4, 5)):
+            out.append(coef[a][k] * best[:, 0] + coef[b][k] * best[:, 1] + coef[c][k])
+        return out[0].astype(np.float32), out[1].astype(np.float32)
 
 
 def _rasterise(ids: np.ndarray, tri: np.ndarray, order, identity: int, scale) -> None:
