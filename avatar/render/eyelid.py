@@ -163,10 +163,35 @@ def _build_eye(canvas, pts, tris, upper, lower, channel, iod) -> _Eye:
     hole = cv2.dilate(hole, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     skin = cv2.inpaint(box, hole, max(3.0, 0.05 * iod), cv2.INPAINT_TELEA)
     # Inpainting leaves a flat patch; a vertical blur of it reads as a smooth lid.
-    skin = cv2.GaussianBlur(skin, (0, 0), max(0.8, 0.01 * iod))
+    skin = cv2.GaussianBlur(skin, (0, 0), max(0.8, 0.01 * iod)).astype(np.float32)
     mask = cv2.GaussianBlur(hole, (0, 0), max(0.7, 0.008 * iod)).astype(np.float32) / 255.0
+    skin += _mirrored_grain(box, hole, iod) * mask[..., None]
     band = hole.astype(bool)
     lum = box[band].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     dark = box[band][lum <= np.percentile(lum, 12)] if band.any() else box.reshape(-1, 3)
     lash = dark.reshape(-1, 3).astype(np.float32).mean(0)
-    return _Eye(upper, lower, channel, (x0, y0), skin.astype(np.float32), mask, lash, None)
+    return _Eye(upper, lower, channel, (x0, y0), skin, mask, lash, None)
+
+
+def _mirrored_grain(box: np.ndarray, hole: np.ndarray, iod: float) -> np.ndarray:
+    """The photo's fine grain (skin pores, a painting's craquelure) for the inpainted lid,
+    mirrored up from the skin just below the eye: inpainting alone leaves a smooth patch
+    that reads as pasted on at native size."""
+    img = box.astype(np.float32)
+    grain = img - cv2.GaussianBlur(img, (0, 0), max(1.0, 0.02 * iod))
+    inside = hole > 0
+    h, w = hole.shape
+    rows = np.arange(h, dtype=np.float32)[:, None]
+    has = inside.any(0)
+    bottom = np.where(has, h - 1 - np.argmax(inside[::-1], 0), 0).astype(np.float32)
+    map_y = np.where(inside, 2 * bottom[None, :] - rows + 1, rows)
+    map_y = np.clip(map_y, 0, h - 1).astype(np.float32)
+    map_x = np.broadcast_to(np.arange(w, dtype=np.float32), (h, w)).copy()
+    mirrored = cv2.remap(grain, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # Only as strong as the grain around the eye (dark lashes below it would ring).
+    ring = cv2.dilate(hole, np.ones((5, 5), np.uint8)) > 0
+    ring &= ~inside
+    if ring.any():
+        limit = 2.5 * float(np.std(grain[ring]))
+        mirrored = np.clip(mirrored, -limit, limit)
+    return mirrored
