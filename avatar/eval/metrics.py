@@ -34,6 +34,7 @@ SPEECH_BAND_HZ = (300.0, 3400.0)
 ENVELOPE_FLOOR_DB = 60.0
 #: Background pixels are those farther than this many face widths from the face centre.
 BACKGROUND_FACE_WIDTHS = 1.5
+OPEN_EYE_SHARE = 0.75  # eye aspect ratio, of the video's median, above which an eye is open
 
 # Levels measured with this tracker on the six real GRID clips in shared/data/videos
 # (see tests/eval/test_metrics.py); used as the "real video" reference in the table.
@@ -105,6 +106,9 @@ class EvalReport:
     identity_distance: float = float("nan")
     identity_worst: float = float("nan")
     identity_samples: int = 0
+    #: the same over the sampled frames with both eyes open (dlib's descriptor moves 0.2-0.25
+    #: when a face closes its eyes, so blinks raise the plain mean with identity unchanged)
+    identity_open_eyes: float = float("nan")
     # container
     container: dict[str, Any] | None = None
     av_duration_diff_frames: float = float("nan")
@@ -216,7 +220,8 @@ class EvalReport:
             add(
                 "identity distance to source",
                 f"{self.identity_distance:.3f} (worst {num(self.identity_worst, '.3f')}, "
-                f"{self.identity_samples} frames)",
+                f"{self.identity_samples} frames; eyes open "
+                f"{num(self.identity_open_eyes, '.3f')})",
                 f"<= {IDENTITY_MAX_DISTANCE}",
                 self.identity_distance <= IDENTITY_MAX_DISTANCE,
             )
@@ -713,6 +718,7 @@ def evaluate_video(
             mean, worst, count = ident.summary()
             report.identity_distance, report.identity_worst = mean, worst
             report.identity_samples = count
+            report.identity_open_eyes = _open_eye_mean(ident.frames, ident.distances, track)
             if count == 0:
                 notes.append("identity not measured: dlib described no frame")
 
@@ -781,6 +787,23 @@ def evaluate_video(
 
     _add_container(report, video_path, fps)
     return report
+
+
+def _open_eye_mean(frames: list[int], distances: list[float], track: FaceTrack) -> float:
+    """Mean identity distance over the described frames where neither eye is closing
+    (eye aspect ratio at least OPEN_EYE_SHARE of the video's median for that eye)."""
+    if not frames:
+        return float("nan")
+    idx = np.asarray(frames)
+    open_ = np.ones(len(idx), bool)
+    for ear in (track.ear_left, track.ear_right):
+        ear = np.asarray(ear, np.float64)
+        ref = np.nanmedian(ear[track.found]) if track.found.any() else np.nan
+        if not np.isfinite(ref):
+            return float("nan")
+        open_ &= np.nan_to_num(ear[idx], nan=0.0) >= OPEN_EYE_SHARE * ref
+    d = np.asarray(distances)[open_]
+    return float(d.mean()) if d.size else float("nan")
 
 
 def _identity_meter(

@@ -27,6 +27,7 @@ from avatar.face import regions as R
 COVER_START = 0.55  # blink value where the lid skin starts to replace the eye texture
 COVER_FULL = 0.95
 LASH_FULL = 0.35  # blink value where the drawn lash line reaches full strength
+LASH_ALPHA = 0.7  # opacity of the drawn lash line
 BAND = 0.6  # share of the way from the lid margin to the crease ring treated as lash band
 
 
@@ -104,7 +105,7 @@ class EyelidCover:
                 line, [np.round(margin * 8).astype(np.int32)], False, 255, 1, cv2.LINE_AA, 3
             )
             line = cv2.GaussianBlur(line, (0, 0), 0.5 * self.width).astype(np.float32)
-            la = np.clip(line / max(float(line.max()), 1.0), 0, 1) * 0.7 * lash_strength
+            la = np.clip(line / max(float(line.max()), 1.0), 0, 1) * LASH_ALPHA * lash_strength
             la = la[..., None]
             out = out + (eye.lash - out) * la
             patch[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)

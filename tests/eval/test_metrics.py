@@ -338,3 +338,25 @@ def test_rendered_mouth_three_frames_late(tmp_path):
     r = evaluate_video(path)
     assert r.lipsync_best_lag == 3
     assert r.lipsync_r_best > 0.6 > r.lipsync_r0
+
+
+def test_identity_with_eyes_open_leaves_out_blink_frames():
+    """dlib's descriptor moves ~0.2 when a face closes its eyes; the open-eye mean skips
+    the described frames where either eye's aspect ratio drops under 3/4 of its median."""
+    from avatar.eval.metrics import _open_eye_mean
+    from avatar.eval.tracker import FaceTrack
+
+    n = 20
+    nan = np.full(n, np.nan)
+    ear = np.full(n, 0.3)
+    ear_left = ear.copy()
+    ear_left[8] = 0.05  # a blink of the left eye at frame 8
+    track = FaceTrack(
+        fps=25.0, width=64, height=64, found=np.ones(n, bool), mouth_open=nan, jaw_open=nan,
+        ear_left=ear_left, ear_right=ear, yaw=nan, pitch=nan, roll=nan,
+        center=np.zeros((n, 2)), face_width=np.full(n, 30.0), interocular=nan,
+        stable=np.zeros((n, 16, 2), np.float32), stable_fit=np.zeros((n, 16, 2), np.float32),
+    )  # fmt: skip
+    frames, distances = [0, 4, 8, 12], [0.2, 0.3, 0.5, 0.1]
+    assert _open_eye_mean(frames, distances, track) == pytest.approx(0.2)
+    assert np.isnan(_open_eye_mean([], [], track))
