@@ -264,3 +264,40 @@ def test_far_eye_keeps_its_own_pixels_as_a_three_quarter_view_turns_away(three_q
         below = np.interp(lid[:, 0], rim[order, 0], rim[order, 1])
         # (measured: at most 0.6 px short, at the far eye's outer corner)
         assert (lid[:, 1] > below - 1.0).all(), "a closed eye shows a slit"
+
+
+def test_small_face_animates_at_native_size(tmp_path):
+    """A 66-pixel face in a 1600x1200 photo: the mesh is fitted on an upscaled crop, the
+    renderer warps the full-resolution photo around it (the only pixels that change) and
+    draws mouth and lids at that scale: the mouth opens dark, the eyes close, no folds."""
+    import cv2
+
+    from avatar.face import analyze_portrait
+
+    src = cv2.imread(str(shared("portraits/cc0_codait_luciano.png")))
+    canvas = cv2.resize(cv2.GaussianBlur(src[:60, :60], (0, 0), 3), (1600, 1200))
+    canvas[500:650, 700:850] = cv2.resize(src, (150, 150), interpolation=cv2.INTER_AREA)
+    path = tmp_path / "small.png"
+    cv2.imwrite(str(path), canvas)
+    rig = analyze_portrait(path)
+    assert rig.face_width < 80
+    r = WarpRenderer(rig, size=None)
+    assert r.output_size == (1600, 1200)
+    still = r.canvas.astype(int)
+    x0, y0, x1, y1 = r.region
+    assert (x1 - x0) * (y1 - y0) < 0.05 * 1600 * 1200  # only the face's neighbourhood
+    lm = _landmarks(r)
+    iod = np.linalg.norm(lm[263] - lm[33])
+    out = r.render(frame(jaw_open=1.0, yaw=10, blink_left=1.0, blink_right=1.0)).astype(int)
+    assert r.last_folds == 0
+    outside = np.ones(still.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(out[outside], still[outside])
+    moved = r.last_landmarks
+    gap = moved[14, 1] - moved[13, 1]
+    assert gap > 0.12 * iod  # the mouth opened
+    c = ((moved[13] + moved[14]) / 2).round().astype(int)
+    assert (out[c[1], c[0]] @ LUM) < 0.6 * (still[c[1], c[0]] @ LUM)  # dark inside
+    for up, lo in ((R.RIGHT_EYE_UPPER, R.RIGHT_EYE_LOWER), (R.LEFT_EYE_UPPER, R.LEFT_EYE_LOWER)):
+        lid = moved[list(up[2:-2]), 1].mean() - moved[list(lo[2:-2]), 1].mean()
+        assert abs(lid) < 0.05 * iod  # the lids met
