@@ -712,6 +712,7 @@ def evaluate_video(
         report.flicker = float(np.mean(flicker.per_frame))
         report.flicker_worst = float(np.max(flicker.per_frame))
     if ident is not None:
+        notes.extend(ident.notes)
         if ident.skip:
             notes.append(ident.skip)
         else:

@@ -264,6 +264,35 @@ def _new_face_mesh(max_faces: int = 1):  # -> mediapipe FaceMesh (no public type
     )
 
 
+def face_in_image(
+    rgb: np.ndarray, *, near: tuple[float, float] | None = None, max_side: int = 512
+) -> FrameFace | None:
+    """The face a video frame showing ``rgb`` would be tracked as (centre and width as in
+    :func:`track_video`), or None: so a photo can be measured the way frames are."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / float(max(w, h))) if max_side else 1.0
+    small = (max(1, round(w * scale)), max(1, round(h * scale)))
+    img = np.ascontiguousarray(rgb, dtype=np.uint8)
+    inp = img if scale >= 1.0 else cv2.resize(img, small, interpolation=cv2.INTER_AREA)
+    mesh = _new_face_mesh(1 if near is None else MAX_FACES_NEAR)
+    try:
+        faces = mesh.process(inp).multi_face_landmarks
+    finally:
+        mesh.close()
+    if not faces:
+        return None
+    wh = np.array([w, h], np.float64)
+    cands = [np.array([(q.x, q.y) for q in f.landmark], np.float64) * wh for f in faces]
+    if near is not None:
+        target = np.asarray(near, np.float64)
+        p = min(cands, key=lambda c: float(np.sum((c[:468].mean(axis=0) - target) ** 2)))
+    else:
+        p = cands[0]
+    lo, hi = p[:468].min(axis=0), p[:468].max(axis=0)
+    centre = (float(lo[0] + hi[0]) / 2.0, float(lo[1] + hi[1]) / 2.0)
+    return FrameFace(center=centre, face_width=float(hi[0] - lo[0]))
+
+
 def track_video(
     path: str | Path,
     *,
