@@ -253,12 +253,14 @@ class MouthInterior:
         layer = self.cavity[None, None, :] * shade[..., None]
 
         notch = self._tooth_gaps(u, mouth_w)
-        # Lower teeth peek over the lower lip on wide vowels, by the new gap alone: a photo's
-        # teeth already fill part of the opening.
+        # Lower teeth peek over the lower lip on wide vowels. How wide is the whole lip
+        # separation (a photo's own teeth already fill part of the opening, so its new gap
+        # alone would let them in only at the widest); how tall, the new gap.
+        wide = gap / self.max_gap if self.synthetic_teeth else max(gap / self.max_gap, openness)
         hl = 0.0
-        if gap > 0.3 * self.max_gap:
+        if wide > 0.3:
             hl = min(LOWER_TOOTH_HEIGHT * mouth_w, 0.3 * gap)
-            hl *= float(_smoothstep(gap / self.max_gap, 0.3, 0.75))
+            hl *= float(_smoothstep(wide, 0.3, 0.75))
         hu = min(UPPER_TOOTH_HEIGHT * mouth_w, 0.55 * gap + 0.5) if self.synthetic_teeth else 0.0
         if openness > 0.15:  # the tongue rests low behind the lower teeth
             rise = float(_smoothstep(openness, 0.15, 0.7))
@@ -281,8 +283,8 @@ class MouthInterior:
         if hu > 0:
             layer = self._teeth(layer, yy, top, hu, u, notch, 1.0, self.teeth)
         if hl > 0:  # the lower lip's shadow: its inner edge stays a clear line over the teeth
-            lip_shadow = np.exp(-np.clip(bot - yy, 0, None) / max(1.0, 0.08 * gap))
-            layer = layer * (1.0 - 0.6 * lip_shadow)[..., None]
+            lip_shadow = np.exp(-np.clip(bot - yy, 0, None) / max(0.7, 0.05 * gap))
+            layer = layer * (1.0 - 0.4 * lip_shadow)[..., None]
 
         if self.soften > 0.5:
             layer = cv2.GaussianBlur(layer, (0, 0), self.soften)
