@@ -264,6 +264,20 @@ def _new_face_mesh(max_faces: int = 1):  # -> mediapipe FaceMesh (no public type
     )
 
 
+def _chosen_face(faces, wh: np.ndarray, near: np.ndarray | None) -> np.ndarray:
+    """Landmarks (pixels) of the first face, or of the one nearest ``near``."""
+    cands = [np.array([(q.x, q.y) for q in f.landmark], np.float64) * wh for f in faces]
+    if near is None:
+        return cands[0]
+    return min(cands, key=lambda c: float(np.sum((c[:468].mean(axis=0) - near) ** 2)))
+
+
+def _face_box(p: np.ndarray) -> tuple[tuple[float, float], float]:
+    """Centre and width of the landmark bounding box (the tracker's face size)."""
+    lo, hi = p[:468].min(axis=0), p[:468].max(axis=0)
+    return (float(lo[0] + hi[0]) / 2.0, float(lo[1] + hi[1]) / 2.0), float(hi[0] - lo[0])
+
+
 def face_in_image(
     rgb: np.ndarray, *, near: tuple[float, float] | None = None, max_side: int = 512
 ) -> FrameFace | None:
@@ -281,16 +295,9 @@ def face_in_image(
         mesh.close()
     if not faces:
         return None
-    wh = np.array([w, h], np.float64)
-    cands = [np.array([(q.x, q.y) for q in f.landmark], np.float64) * wh for f in faces]
-    if near is not None:
-        target = np.asarray(near, np.float64)
-        p = min(cands, key=lambda c: float(np.sum((c[:468].mean(axis=0) - target) ** 2)))
-    else:
-        p = cands[0]
-    lo, hi = p[:468].min(axis=0), p[:468].max(axis=0)
-    centre = (float(lo[0] + hi[0]) / 2.0, float(lo[1] + hi[1]) / 2.0)
-    return FrameFace(center=centre, face_width=float(hi[0] - lo[0]))
+    target = None if near is None else np.asarray(near, np.float64)
+    centre, width = _face_box(_chosen_face(faces, np.array([w, h], np.float64), target))
+    return FrameFace(center=centre, face_width=width)
 
 
 def track_video(
@@ -360,17 +367,13 @@ def track_video(
                 if on_frame is not None:
                     on_frame(index, frame, None)
                 continue
-            if near is None:
-                p = np.array([(q.x, q.y) for q in faces[0].landmark], np.float64) * wh
-            else:
-                cands = [np.array([(q.x, q.y) for q in f.landmark], np.float64) * wh for f in faces]
-                p = min(cands, key=lambda c: float(np.sum((c[:468].mean(axis=0) - near) ** 2)))
+            p = _chosen_face(faces, wh, near)
+            if near is not None:
                 near = p[:468].mean(axis=0)
             io = _dist(p[_OUTER_EYE_CORNERS[0]], p[_OUTER_EYE_CORNERS[1]])
             gap = np.mean([_dist(p[a], p[b]) for a, b in _LIP_PAIRS])
             lo, hi = p[:468].min(axis=0), p[:468].max(axis=0)
-            center = (float(lo[0] + hi[0]) / 2.0, float(lo[1] + hi[1]) / 2.0)
-            fw = float(hi[0] - lo[0])
+            center, fw = _face_box(p)
             angles, proj = pose.fit(p[_POSE_IDS])
             rows["found"].append(True)
             rows["mouth"].append(gap / io if io > 0 else np.nan)
