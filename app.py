@@ -35,6 +35,7 @@ except ImportError:
 
 
 from avatar import app_support as S  # noqa: E402
+from avatar.face.image import use_own_pixel_limits  # noqa: E402
 from avatar.motion.engines import default_engine, diffusion_unavailable  # noqa: E402
 from pipelines import TalkingPortraitPipeline  # noqa: E402
 
@@ -187,6 +188,8 @@ def generate_example(image, audio):
 
 
 def build_demo() -> gr.Blocks:
+    # gradio opens uploads with PIL too: one pixel policy for every thread of the app
+    use_own_pixel_limits()
     with gr.Blocks(title="Talking portrait", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(
             "# Talking portrait\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ MAX_SIDE = 4096  # larger photos are downscaled: the face never needs more
 MIN_SIDE = 64
 #: Larger images are refused unless their decoder can reduce them while reading (JPEG).
 MAX_DECODE_PIXELS = 120_000_000
+#: Above this many pixels an image is read reduced (PIL's own default bomb-guard limit).
+HUGE_PIXELS = 89_478_485
 
 
 def load_image(source: str | Path | np.ndarray | Image.Image, *, notices: list[str] | None = None):
@@ -33,45 +34,54 @@ def load_image(source: str | Path | np.ndarray | Image.Image, *, notices: list[s
     path = Path(source)
     if not path.is_file():
         raise ImageError(f"The portrait file {path} does not exist.")
+    use_own_pixel_limits()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                if getattr(im, "n_frames", 1) > 1:
-                    notices.append("The image is animated; its first frame is used.")
-                    im.seek(0)
-                im = ImageOps.exif_transpose(im)
-                return _from_pil(im, notices)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return _open_huge(path, notices)
+        with Image.open(path) as im:
+            if im.size[0] * im.size[1] > HUGE_PIXELS:
+                return _open_huge(path, im, notices)
+            im.load()
+            if getattr(im, "n_frames", 1) > 1:
+                notices.append("The image is animated; its first frame is used.")
+                im.seek(0)
+            im = ImageOps.exif_transpose(im)
+            return _from_pil(im, notices)
+    except ImageError:
+        raise
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path.name} is not an image file that can be read.") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path.name} is damaged or truncated and cannot be read.") from exc
 
 
-def _open_huge(path: Path, notices: list[str]) -> np.ndarray:
+def use_own_pixel_limits() -> None:
+    """Switch off PIL's process-wide decompression-bomb guard; ``load_image`` applies its own.
+
+    PIL's guard is one global that warns (or raises) inside ``Image.open`` for any thread.
+    Turning it on and off around each read raced with other threads of the web app
+    (gradio opens the same upload), which then saw a 108-megapixel photo as unreadable.
+    Here it is switched off once and for good: very large images are decoded reduced
+    (``_open_huge``) or refused with a sentence instead.
+    """
+    Image.MAX_IMAGE_PIXELS = None
+
+
+def _open_huge(path: Path, im: Image.Image, notices: list[str]) -> np.ndarray:
     """Decode a very large image at reduced size without allocating it whole."""
     try:
-        Image.MAX_IMAGE_PIXELS = None
-        with Image.open(path) as im:
-            original = im.size
-            im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG decodes at 1/2..1/8 scale
-            drafted = im.size
-            if drafted[0] * drafted[1] > MAX_DECODE_PIXELS:  # PNG, WebP, ...: no reduced decode
-                raise ImageError(
-                    f"{path.name} is too large ({original[0]}×{original[1]} pixels); "
-                    f"use a photo under {MAX_DECODE_PIXELS // 1_000_000} megapixels."
-                )
-            im = ImageOps.exif_transpose(im)
-            if im.size != drafted:  # EXIF turned it a quarter: so did the size the user sees
-                original = original[::-1]
-            return _from_pil(im, notices, original_size=original)
+        original = im.size
+        im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG decodes at 1/2..1/8 scale
+        drafted = im.size
+        if drafted[0] * drafted[1] > MAX_DECODE_PIXELS:  # PNG, WebP, ...: no reduced decode
+            raise ImageError(
+                f"{path.name} is too large ({original[0]}×{original[1]} pixels); "
+                f"use a photo under {MAX_DECODE_PIXELS // 1_000_000} megapixels."
+            )
+        im = ImageOps.exif_transpose(im)
+        if im.size != drafted:  # EXIF turned it a quarter: so did the size the user sees
+            original = original[::-1]
+        return _from_pil(im, notices, original_size=original)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path.name} is damaged or too large to read.") from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = 178956970
 
 
 def _from_pil(

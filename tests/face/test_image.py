@@ -65,6 +65,35 @@ def test_huge_image_is_downscaled_with_a_notice(tmp_path):
     assert any("downscaled" in n for n in notices)
 
 
+def test_reading_a_huge_image_leaves_process_wide_state_alone(tmp_path, monkeypatch):
+    """The web app opens the same upload in gradio's threads while ours reads it: a warning
+    filter switched to "error" for the length of our read made gradio's open of a
+    108-megapixel photo fail now and then (seen in CI)."""
+    import warnings
+
+    from avatar.face import image as image_module
+
+    big = Image.new("RGB", (12000, 9000), (120, 100, 90))
+    p = tmp_path / "huge.jpg"
+    big.save(p, quality=60)
+    outside = list(warnings.filters)
+    seen: list[list] = []
+    real_open = Image.open
+
+    def watching_open(*args, **kwargs):
+        seen.append(list(warnings.filters))
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(image_module.Image, "open", watching_open)
+    load_image(p)
+    assert seen and all(filters == outside for filters in seen)
+    monkeypatch.setattr(image_module.Image, "open", real_open)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with Image.open(p) as im:  # what gradio does with the upload: no bomb warning
+            assert im.size == (12000, 9000)
+
+
 def test_animated_gif_uses_first_frame(tmp_path, photo):
     frames = [
         photo.resize((200, 240)),
