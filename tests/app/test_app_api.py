@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -17,7 +18,6 @@ from gradio_client import Client, handle_file  # noqa: E402
 from avatar.video import probe_video  # noqa: E402
 
 SHORT_VOICE = "speech/en_male_clean_voicebank_p287_003.wav"  # 7.23 s
-STARTUP_BUDGET_S = 15.0
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,13 @@ def _assert_valid_mp4(path, audio_seconds: float, fps: float = 25.0, size=None):
     return info
 
 
-def test_app_is_ready_within_budget(app_server):
-    assert app_server.startup_seconds <= STARTUP_BUDGET_S, app_server.startup_seconds
-    assert "ready on" in app_server.log()
+def test_app_says_it_is_ready_only_with_its_models_warm(app_server):
+    # Start-up time is measured by benchmarks/bench_app_start.py, not asserted here.
+    ready = re.search(
+        r"ready on \S+ in ([\d.]+) s \(models loaded in ([\d.]+) s\)", app_server.log()
+    )
+    assert ready, app_server.log()[-2000:]
+    assert float(ready[2]) > 0.0  # the warm-up really ran before the ready line
 
 
 def test_only_generate_is_documented(client):
