@@ -1,7 +1,8 @@
 """A synthesised mouth interior (cavity, teeth, tongue) drawn inside the parted lips.
 
 Everything takes its colour and light from the portrait (lip colour for the
-cavity and tongue, skin brightness for the teeth), so the interior sits in
+cavity and tongue, or a flesh red from the skin when the lips are painted; skin
+brightness for the teeth, or the photo's own teeth), so the interior sits in
 the photo's lighting instead of looking pasted on.  The layers are shaded
 per column between the two lip lines, which keeps their position a smooth
 function of the lip landmarks: no jumps between frames.  Only the opening
@@ -23,6 +24,11 @@ SHIFT = 3  # sub-pixel bits for polygon drawing
 TOOTH_EDGES = (0.0, 0.3, 0.52, 0.7)
 UPPER_TOOTH_HEIGHT = 0.17  # visible upper incisors, in mouth widths, at most
 LOWER_TOOTH_HEIGHT = 0.1
+# Where the visible teeth taper away toward the corners, in half mouth widths: the lower
+# arch sits inside the upper one, and a band of lower teeth from corner to corner reads as
+# a grey denture rim.
+UPPER_ARCH = (0.72, 0.92)
+LOWER_ARCH = (0.45, 0.78)
 
 
 # Refining a photo's own lip opening (landmarks often put the inner lip line inside a
@@ -175,17 +181,26 @@ class MouthInterior:
         self.teeth = (warm / (warm @ np.array([0.299, 0.587, 0.114])) * teeth_lum).astype(
             np.float32
         )
+        # Inside the mouth nothing is painted: a blue or black lipstick must not tint the
+        # cavity, the wet inner lip or the tongue (a grey-blue tongue reads as a flat band).
+        flesh = natural_lip_colour(self.lip, self.skin)
         # A dark, warm cavity: mostly shadow, a little of the lip colour.
-        self.cavity = np.clip(0.22 * self.lip + np.array([34.0, 8.0, 8.0]) * light, 0, 255).astype(
+        self.cavity = np.clip(0.22 * flesh + np.array([34.0, 8.0, 8.0]) * light, 0, 255).astype(
             np.float32
         )
-        self.inner_lip = np.clip(0.55 * self.lip, 0, 255).astype(np.float32)
+        self.inner_lip = np.clip(0.55 * flesh, 0, 255).astype(np.float32)
         # The tongue is redder and darker than the lips: in the lip colour it reads as a
         # brown smear, and a face tracker takes it for the lower lip (the mouth looks shut).
         self.tongue = np.clip(
-            self.lip * np.array([0.7, 0.42, 0.45]) + np.array([18.0, 0.0, 4.0]) * light, 0, 255
+            flesh * np.array([0.7, 0.42, 0.45]) + np.array([18.0, 0.0, 4.0]) * light, 0, 255
         ).astype(np.float32)
-        self.lower_teeth = (0.75 * self.teeth + 0.25 * self.tongue).astype(np.float32)
+        # Lower teeth match the photo's own teeth when it shows them (synthetic ones were a
+        # shade greyer beside them); otherwise the synthetic colour, warmed by the tongue.
+        own = None if self.synthetic_teeth else _photo_teeth(image, xy)
+        if own is not None:
+            self.lower_teeth = own.astype(np.float32)
+        else:
+            self.lower_teeth = (0.75 * self.teeth + 0.25 * self.tongue).astype(np.float32)
         # Image sharpness: faces rendered small get a softer interior, like their lips.
         self.soften = float(np.clip(0.9 - 0.004 * iod, 0.45, 0.9))
         self.max_gap = JAW_MAX * iod
@@ -278,8 +293,10 @@ class MouthInterior:
         band = max(0.9, 0.015 * self.iod)
         edge = np.exp(-np.minimum(yy - top, bot - yy).clip(0) / band)
         layer = layer + (self.inner_lip[None, None, :] - layer) * (0.35 * edge)[..., None]
-        if hl > 0:  # in the lip's shadow, warmed by the light bounced off the tongue
-            layer = self._teeth(layer, yy, bot, -hl, u, notch, 0.85, self.lower_teeth)
+        if hl > 0:  # in the lip's shadow; the lower arch is narrower: no teeth at the corners
+            layer = self._teeth(
+                layer, yy, bot, -hl, u, notch, 0.85, self.lower_teeth, corners=LOWER_ARCH
+            )
         if hu > 0:
             layer = self._teeth(layer, yy, top, hu, u, notch, 1.0, self.teeth)
         if hl > 0:  # the lower lip's shadow: its inner edge stays a clear line over the teeth
@@ -300,13 +317,23 @@ class MouthInterior:
         return np.exp(-((d / width) ** 2))
 
     def _teeth(
-        self, layer, yy, line, height, u, notch, light: float, colour: np.ndarray
+        self,
+        layer,
+        yy,
+        line,
+        height,
+        u,
+        notch,
+        light: float,
+        colour: np.ndarray,
+        corners: tuple[float, float] = UPPER_ARCH,
     ) -> np.ndarray:
-        """A band of teeth hanging from ``line`` (height > 0) or standing on it (< 0)."""
+        """A band of teeth hanging from ``line`` (height > 0) or standing on it (< 0);
+        ``corners``: where across the mouth (half widths) the band tapers away."""
         if abs(height) < 0.7:
             return layer
         au = np.abs(u)
-        arch = np.clip(1.0 - 0.35 * au**2, 0, 1) * (1.0 - _smoothstep(au, 0.72, 0.92))
+        arch = np.clip(1.0 - 0.35 * au**2, 0, 1) * (1.0 - _smoothstep(au, *corners))
         h = abs(height) * arch * (1.0 - 0.1 * notch)  # rounded incisal corners
         dist = (yy - line) if height > 0 else (line - yy)  # from the lip toward the edge
         a = np.clip(h - dist + 0.5, 0, 1) * np.clip(dist + 1.5, 0, 1)
@@ -316,6 +343,34 @@ class MouthInterior:
         shade = light * vertical * (1.0 - 0.45 * au**2) * (1.0 - 0.15 * notch)
         teeth = colour[None, None, :] * shade[..., None]
         return layer + (teeth - layer) * a[..., None]
+
+
+def natural_lip_colour(lip: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The lip's colour where it is a lip colour; toward a flesh red from the skin where the
+    lips are painted (blue, green, black, white), so the inside of the mouth stays flesh."""
+    lip = np.asarray(lip, np.float64)
+    skin = np.asarray(skin, np.float64)
+    red = float(lip[0] - max(lip[1], lip[2])) / max(float(lip[0]), 1.0)
+    flesh = skin * np.array([0.95, 0.62, 0.62])  # skin in lip light: redder, a bit darker
+    keep = float(_smoothstep(red, 0.02, 0.15))  # natural lips are clearly red-dominant
+    return keep * lip + (1.0 - keep) * flesh
+
+
+def _photo_teeth(image: np.ndarray, xy: np.ndarray) -> np.ndarray | None:
+    """The colour of the teeth a photo shows between its lips, or None where the opening
+    holds too few teeth-like pixels (bright, nearly colourless) to tell."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(xy[list(R.MOUTH_INNER_CONTOUR)]).astype(np.int32)], 1)
+    pixels = image[mask.astype(bool)].reshape(-1, 3).astype(np.float64)
+    if len(pixels) < 24:
+        return None
+    lum = pixels @ np.array([0.299, 0.587, 0.114])
+    top, bottom = pixels.max(1), pixels.min(1)
+    toothy = (lum >= 90.0) & ((top - bottom) <= 0.3 * np.maximum(top, 1.0))
+    if toothy.sum() < max(12, 0.1 * len(pixels)):
+        return None
+    teeth = pixels[toothy]
+    return np.median(teeth[lum[toothy] >= np.median(lum[toothy])], axis=0)
 
 
 def _disc(c: np.ndarray, r: float) -> np.ndarray:

@@ -57,3 +57,34 @@ def test_wide_vowel_on_a_photo_with_teeth_shows_lower_teeth(smiling, jaw, level,
     lip = np.array([np.median(out[b + 3 : b + 8, x]) for x, b in zip(xs, bot)])
     # (columns with teeth, measured at jaw 0.8 / 1.0: 0.0 / 0.0 before, 0.61 / 0.72 after)
     assert (teeth > level * lip).mean() > share, "no lower teeth over the lower lip"
+
+
+def test_painted_lips_do_not_tint_the_inside_of_the_mouth():
+    """Teal lipstick (the face-paint portrait) made a grey-blue tongue and cavity."""
+    from avatar.face import analyze_portrait
+    from avatar.render.mouth import natural_lip_colour
+    from tests.conftest import shared
+
+    natural = np.array([164.0, 111.0, 98.0])  # Obama's lips
+    assert np.allclose(natural_lip_colour(natural, np.array([186.0, 128.0, 103.0])), natural)
+    renderer = WarpRenderer(
+        analyze_portrait(shared("portraits/cc0_pexels_face_paint_woman.png")), size=512
+    )
+    tongue = renderer.mouth.tongue
+    assert tongue[0] > tongue[1] + 15 and tongue[0] > tongue[2] + 15, tongue  # flesh red
+
+
+def test_lower_teeth_take_the_photos_own_teeth_colour_and_leave_the_corners(smiling):
+    own = smiling.mouth.lower_teeth
+    assert own @ LUM > 200 and own[0] - own[2] < 45, own  # Collins' near-white teeth
+    layer = smiling.mouth.layer(
+        np.array([[0.0, 10.0], [50.0, 5.0], [100.0, 10.0]]),
+        np.array([[0.0, 10.0], [50.0, 45.0], [100.0, 10.0]]),
+        40.0,
+        (101, 50),
+        openness=1.0,
+    )
+    lum = layer @ LUM
+    centre = lum[30:44, 45:56].max()
+    corner = lum[10:40, 8:16].max()  # beside the corner the arch has ended: cavity only
+    assert centre > 150 and corner < 0.6 * centre, (centre, corner)
