@@ -3,10 +3,13 @@
 The tracker's upper-lid line sits a pixel or two inside the visible eye, so
 the warp alone carries a strip of iris and lash down with the closing lid
 (a dark, broken seam on the closed eye).  Near closure this module swaps the
-texture of the eye and its lash band for lid skin (the photo's own skin
-around the eye, inpainted across the opening once per portrait), resampled
-through the same backward map as the frame so it moves exactly with the
-lid, and draws a thin soft lash line along the lid margin.
+texture of the eye and its lash band for lid skin (per column, a smooth blend
+from the photo's skin above the lash band to the skin below the eye, with the
+photo's fine grain, built once per portrait), resampled through the same
+backward map as the frame so it moves exactly with the lid, and draws a thin
+soft lash line along the lid margin.  Where closing magnifies a thin lid more
+than ~2x (the far eye of a 3/4 view), the grain-free skin is shown instead of
+any texture taken through the map, which would smear into vertical streaks.
 
 From the first moment of a blink, the strip the lid has travelled over (between
 where its margin was with the eye open and where it is now, in output pixels)
@@ -28,6 +31,7 @@ COVER_START = 0.55  # blink value where the lid skin starts to replace the eye t
 COVER_FULL = 0.95
 LASH_FULL = 0.35  # blink value where the drawn lash line reaches full strength
 LASH_ALPHA = 0.7  # opacity of the drawn lash line
+STRETCH_START, STRETCH_FULL = 1.8, 3.0  # vertical magnification of the lid: photo -> skin
 BAND = 0.6  # share of the way from the lid margin to the crease ring treated as lash band
 
 
@@ -39,6 +43,8 @@ class _Eye:
     origin: tuple[int, int]  # texture box origin, canvas pixels
     skin: np.ndarray  # (h, w, 3) float32 lid skin over the eye box
     mask: np.ndarray  # (h, w) float32, 1 on the eye and its lash band
+    lid: np.ndarray  # (h, w) float32, 1 on the eye and the whole lid up to the crease
+    smooth: np.ndarray  # (h, w, 3) float32 the lid skin without the photo's grain
     lash: np.ndarray  # (3,) lash colour
     travel: np.ndarray | None  # (len(upper), 2) each upper-lid point's move at blink 1
 
@@ -95,6 +101,20 @@ class EyelidCover:
             skin = cv2.remap(eye.skin, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             a = cv2.remap(eye.mask, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             a = np.maximum(a * cover, self._swept(eye, dst, blink, (x0, y0), (y1 - y0, x1 - x0)))
+            # Where the closing lid magnifies the photo's thin lid more than ~2x (the far
+            # eye of a 3/4 view, hooded lids), any texture taken through the map smears into
+            # vertical streaks: the smooth lid skin is shown there instead.
+            stretch = 1.0 / np.maximum(np.gradient(sy, axis=0), 1e-3)
+            smeared = np.clip((stretch - STRETCH_START) / (STRETCH_FULL - STRETCH_START), 0, 1)
+            smeared = cv2.GaussianBlur(smeared, (0, 0), max(1.0, 0.02 * self.iod))
+            lid = cv2.remap(eye.lid, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            smeared = smeared * lid * lash_strength
+            if float(smeared.max()) > 0.0:
+                plain = cv2.remap(
+                    eye.smooth, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                )
+                skin = skin + (plain - skin) * smeared[..., None]
+                a = np.maximum(a, smeared)
             a = a[..., None]
             roi = patch[y0:y1, x0:x1].astype(np.float32)
             out = roi + (skin - roi) * a
@@ -142,36 +162,102 @@ def _smooth(x: float) -> float:
 def _build_eye(canvas, pts, tris, upper, lower, channel, iod) -> _Eye:
     eye_ids = set(upper) | set(lower)
     # The lash band's top: part of the way from each upper-lid point to its crease ring.
-    band_top = []
+    band_top, crease = [], []
     for i in upper:
         nb = {int(v) for t in tris if i in t for v in t} - eye_ids
         above = [j for j in nb if j < R.N_MESH and pts[j, 1] < pts[i, 1]]
-        top = pts[i].copy()
-        if above:
-            top[1] -= BAND * (pts[i, 1] - float(np.mean(pts[above, 1])))
-        band_top.append(top)
-    region = np.concatenate([np.array(band_top), pts[list(lower[-2:0:-1])]])
+        rise = (pts[i, 1] - float(np.mean(pts[above, 1]))) if above else 0.0
+        band_top.append(pts[i] - (0.0, BAND * rise))
+        crease.append(pts[i] - (0.0, rise))
+    below = pts[list(lower[-2:0:-1])]
+    region = np.concatenate([np.array(band_top), below])
+    whole_lid = np.concatenate([np.array(crease), below])
     pad = int(np.ceil(0.25 * iod)) + 3
     h, w = canvas.shape[:2]
-    x0 = max(0, int(region[:, 0].min()) - pad)
-    y0 = max(0, int(region[:, 1].min()) - pad)
-    x1 = min(w, int(region[:, 0].max()) + pad + 1)
-    y1 = min(h, int(region[:, 1].max()) + pad + 1)
+    x0 = max(0, int(whole_lid[:, 0].min()) - pad)
+    y0 = max(0, int(whole_lid[:, 1].min()) - pad)
+    x1 = min(w, int(whole_lid[:, 0].max()) + pad + 1)
+    y1 = min(h, int(whole_lid[:, 1].max()) + pad + 1)
     box = np.ascontiguousarray(canvas[y0:y1, x0:x1])
+    grow = max(1, int(round(0.01 * iod)))
+    kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
     hole = np.zeros(box.shape[:2], np.uint8)
     cv2.fillPoly(hole, [np.round((region - (x0, y0)) * 8).astype(np.int32)], 255, cv2.LINE_8, 3)
-    grow = max(1, int(round(0.01 * iod)))
-    hole = cv2.dilate(hole, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-    skin = cv2.inpaint(box, hole, max(3.0, 0.05 * iod), cv2.INPAINT_TELEA)
-    # Inpainting leaves a flat patch; a vertical blur of it reads as a smooth lid.
-    skin = cv2.GaussianBlur(skin, (0, 0), max(0.8, 0.01 * iod)).astype(np.float32)
-    mask = cv2.GaussianBlur(hole, (0, 0), max(0.7, 0.008 * iod)).astype(np.float32) / 255.0
+    hole = cv2.dilate(hole, kernel)
+    lid_hole = np.zeros(box.shape[:2], np.uint8)
+    cv2.fillPoly(lid_hole, [np.round((whole_lid - (x0, y0)) * 8).astype(np.int32)], 255, 0, 3)
+    lid_hole = cv2.dilate(lid_hole, kernel) | hole
+    # Lid skin is filled in over the eye and its lash band; ``lid`` (up to the crease) is
+    # where its grain-free version may replace a lid the warp stretches too far.
+    smooth = _lid_fill(box, hole, iod)
+    skin = smooth.copy()
+    blur = max(0.7, 0.008 * iod)
+    mask = cv2.GaussianBlur(hole, (0, 0), blur).astype(np.float32) / 255.0
+    lid = cv2.GaussianBlur(lid_hole, (0, 0), 3 * blur).astype(np.float32) / 255.0
     skin += _mirrored_grain(box, hole, iod) * mask[..., None]
     band = hole.astype(bool)
     lum = box[band].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     dark = box[band][lum <= np.percentile(lum, 12)] if band.any() else box.reshape(-1, 3)
     lash = dark.reshape(-1, 3).astype(np.float32).mean(0)
-    return _Eye(upper, lower, channel, (x0, y0), skin, mask, lash, None)
+    return _Eye(upper, lower, channel, (x0, y0), skin, mask, lid, smooth, lash, None)
+
+
+def _lid_fill(box: np.ndarray, hole: np.ndarray, iod: float) -> np.ndarray:
+    """Lid skin over ``hole``: per column, a blend from the skin just above the lash band
+    to the skin just below the eye, with both edges' colours smoothed across the columns.
+
+    A closed lid is one smooth surface between those two skins. Diffusion inpainting
+    (Telea) pulled dark lashes, brow and background in from the hole's edge as streaks
+    (a smeared far eye on a 3/4 painting).
+    """
+    img = box.astype(np.float32)
+    h, w = hole.shape
+    inside = hole > 0
+    cols = np.flatnonzero(inside.any(0))
+    out = cv2.GaussianBlur(img, (0, 0), max(0.8, 0.01 * iod))
+    if len(cols) == 0:
+        return out
+    top = np.argmax(inside, 0)[cols]
+    bottom = h - 1 - np.argmax(inside[::-1], 0)[cols]
+    reach = max(2, int(round(0.04 * iod)))  # rows of skin sampled beyond each edge
+    lum_w = np.array([0.299, 0.587, 0.114], np.float32)
+
+    def edge_colours(rows_for):
+        colours = np.empty((len(cols), 3), np.float32)
+        for k, x in enumerate(cols):
+            rows = np.clip(rows_for(k), 0, h - 1)
+            px = img[rows, x]
+            # the brightest half: lashes, shadowed creases and background stay out
+            lum = px @ lum_w
+            colours[k] = np.median(px[lum >= np.median(lum)], axis=0)
+        return colours
+
+    above = edge_colours(lambda k: np.arange(top[k] - reach, top[k]))
+    below = edge_colours(lambda k: np.arange(bottom[k] + 1, bottom[k] + 1 + reach))
+    sigma = max(1.0, 0.04 * iod)  # along the lid: one smooth surface, no column streaks
+    above = _smooth_along(above, sigma)
+    below = _smooth_along(below, sigma)
+    rows = np.arange(h, dtype=np.float32)[:, None]
+    t = np.clip((rows - top[None, :] + 1) / np.maximum(bottom - top + 2, 1)[None, :], 0, 1)
+    t = t * t * (3 - 2 * t)
+    fill = above[None, :, :] * (1 - t[..., None]) + below[None, :, :] * t[..., None]
+    region = out[:, cols]
+    region[inside[:, cols]] = fill[inside[:, cols]]
+    out[:, cols] = region
+    # soften the hole's own edge into the photo around it
+    return cv2.GaussianBlur(out, (0, 0), max(0.8, 0.01 * iod)).astype(np.float32)
+
+
+def _smooth_along(colours: np.ndarray, sigma: float) -> np.ndarray:
+    """Median of 5, then a Gaussian, along the columns of an (N, 3) colour row."""
+    n = len(colours)
+    if n < 3:
+        return colours
+    k = min(5, n if n % 2 else n - 1)
+    med = np.stack(
+        [np.median(colours[max(0, i - k // 2) : i + k // 2 + 1], axis=0) for i in range(n)]
+    )
+    return cv2.GaussianBlur(med[None], (0, 0), sigmaX=sigma, sigmaY=0.1)[0]
 
 
 def _mirrored_grain(box: np.ndarray, hole: np.ndarray, iod: float) -> np.ndarray:
