@@ -158,6 +158,7 @@ def _hash(
         h.update(b"text\0" + json.dumps(spoken, sort_keys=True).encode())
     d = settings.to_dict()
     d.pop("overwrite", None)
+    d.pop("motion_defaulted", None)  # the same engine, chosen or by default, is the same video
     h.update(json.dumps(d, sort_keys=True, default=str).encode())
     return h.hexdigest()
 

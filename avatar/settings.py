@@ -35,7 +35,8 @@ class GenerationSettings:
     face_index: int = 0
     language: str = "en"
     transcript: str | None = None
-    motion: str = field(default_factory=_default_motion)  # "diffusion" when its weights exist
+    # None: "diffusion" when it can run, else "procedural" (announced as a fallback)
+    motion: str | None = None
     renderer: str = "warp"  # "warp" (CPU mesh warp) or "neural" (LivePortrait networks, GPU)
     liveportrait_dir: str | None = None  # a folder laid out like the LivePortrait HF repo
     preset: str = "balanced"
@@ -47,6 +48,8 @@ class GenerationSettings:
     label: bool = False  # a visible "AI-generated" label (the metadata always says so)
     label_position: str = "bottom-right"  # top-left, top-right, bottom-left, bottom-right
     label_size: float = 0.05  # text height as a fraction of the frame height
+    #: True when ``motion`` was left to the default (so a procedural fallback is announced).
+    motion_defaulted: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         from avatar.errors import AvatarError
@@ -65,6 +68,9 @@ class GenerationSettings:
                 raise AvatarError(f"{knob.replace('_', ' ')} must be between 0 and 3, not {value}.")
         from avatar.motion.engines import ENGINES
 
+        if self.motion is None:
+            self.motion = _default_motion()
+            self.motion_defaulted = True
         if self.motion not in ENGINES:
             raise AvatarError(
                 f"Unknown motion engine '{self.motion}'; available: {', '.join(ENGINES)}."
@@ -108,4 +114,7 @@ class GenerationSettings:
 
     def updated(self, **changes) -> GenerationSettings:
         known = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in changes.items() if k in known and v is not None})
+        kept = {k: v for k, v in changes.items() if k in known and v is not None}
+        if "motion" in kept:  # an engine named now is a choice, not the default
+            kept.setdefault("motion_defaulted", False)
+        return replace(self, **kept)

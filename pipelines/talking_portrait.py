@@ -178,7 +178,7 @@ class TalkingPortraitPipeline:
             head_motion=s.head_motion, blink_rate=s.blink_rate, expression=s.expression, seed=s.seed
         )
         generate = self.motion_generator or motion_generator(s.motion)
-        if self.motion_generator is None and (note := engine_notice(s.motion)):
+        if self.motion_generator is None and (note := engine_notice(s.motion, s.motion_defaulted)):
             notices.append(note)
         motion = generate(features, mouth, controls)
         motion.meta["phone_source"] = track.source

@@ -59,10 +59,11 @@ def default_engine() -> str:
     return "diffusion" if diffusion_unavailable() is None else "procedural"
 
 
-def engine_notice(requested: str) -> str | None:
-    """A user-facing sentence when the default had to fall back to procedural motion."""
+def engine_notice(engine: str, defaulted: bool) -> str | None:
+    """A user-facing sentence when the default had to fall back to procedural motion
+    (never when the user chose the procedural engine)."""
     reason = diffusion_unavailable()
-    if requested == "procedural" and reason and motion_model_dir() is not None:
+    if defaulted and engine == "procedural" and reason and motion_model_dir() is not None:
         return f"Procedural motion is used because {reason}."
     return None
 

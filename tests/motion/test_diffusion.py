@@ -201,3 +201,20 @@ def test_default_engine_is_diffusion_when_weights_exist(monkeypatch):
     assert engines.motion_generator("procedural") is generate_motion
     monkeypatch.setattr(engines, "motion_model_dir", lambda: None)
     assert GenerationSettings().motion == "procedural"
+
+
+def test_fallback_to_procedural_is_announced_only_when_not_chosen(monkeypatch, tmp_path):
+    from avatar.motion import engines
+    from avatar.settings import GenerationSettings
+
+    monkeypatch.setattr(engines, "diffusion_unavailable", lambda: "diffusers is not installed")
+    monkeypatch.setattr(engines, "motion_model_dir", lambda: tmp_path)
+    default = GenerationSettings()
+    assert default.motion == "procedural" and default.motion_defaulted
+    assert engines.engine_notice(default.motion, default.motion_defaulted) == (
+        "Procedural motion is used because diffusers is not installed."
+    )
+    chosen = GenerationSettings(motion="procedural")
+    assert engines.engine_notice(chosen.motion, chosen.motion_defaulted) is None
+    switched = default.updated(motion="procedural")
+    assert engines.engine_notice(switched.motion, switched.motion_defaulted) is None
