@@ -22,6 +22,9 @@ EYE_BEHIND = 1.0  # depth (px) an eye hole is painted behind the deepest skin ar
 MAX_TOTAL_YAW = 30.0  # degrees from the camera a turned face may reach turning further away
 REVEAL_FROM = 15.0  # source yaw (degrees) past which turning back toward the camera shrinks
 FOLD_EPS = 1e-3  # px² of reversed area that counts as a fold (not rounding noise)
+# A face whose outer eye corners are closer than this (output pixels) is animated on an
+# upscaled copy of its neighbourhood and pasted back at native resolution.
+SMALL_IOD = 64.0
 
 
 class WarpRenderer:
@@ -33,19 +36,37 @@ class WarpRenderer:
 
     name = "warp"
 
-    def __init__(self, rig: FaceRig, *, size: int | None = None, grid_max: int = 256):
+    def __init__(
+        self,
+        rig: FaceRig,
+        *,
+        size: int | None = None,
+        grid_max: int = 256,
+        upscale_small: bool = True,
+    ):
         canvas, lm = _frame(rig, size)
         self.canvas = canvas
-        h, w = canvas.shape[:2]
         xy = lm[:, :2]
         face_width = float(np.ptp(xy[: R.N_MESH, 0]))
-        centre = (xy[33] + xy[263] + xy[61] + xy[291]) / 4
-        half = REGION_SCALE * face_width / 2
-        x0 = int(max(0, math.floor(centre[0] - half)))
-        y0 = int(max(0, math.floor(centre[1] - half * 1.05)))
-        x1 = int(min(w, math.ceil(centre[0] + half)))
-        y1 = int(min(h, math.ceil(centre[1] + half * 0.95)))
-        self.region = (x0, y0, x1, y1)
+        x0, y0, x1, y1 = self.region = _region(canvas.shape, xy, face_width)
+        self._buffer = canvas.copy()
+        self._patch = self._buffer[y0:y1, x0:x1]  # the animated region, a view
+        #: (478, 2) landmarks of the last rendered frame, in output-frame pixels.
+        self.last_landmarks: np.ndarray | None = None
+        #: Skin triangles flipped inside out in the last rendered frame (0 when healthy).
+        self.last_folds = 0
+        #: How many times larger than the output the face is animated (1, 2 or 4).
+        self.upscale = upscale_factor(float(np.linalg.norm(xy[263] - xy[33])))
+        if not upscale_small:
+            self.upscale = 1
+        self._small: _SmallFace | None = None
+        if self.upscale > 1:
+            self._small = _SmallFace(rig, canvas, lm, self.region, self.upscale, grid_max)
+            # Mesh, deformer, mouth and lids live in the upscaled crop's pixels.
+            inner = self._small.renderer
+            self.mesh, self.deformer, self.warper = inner.mesh, inner.deformer, inner.warper
+            self.mouth, self.eyelids = inner.mouth, inner.eyelids
+            return
         rlm = lm.copy()
         rlm[:, 0] -= x0
         rlm[:, 1] -= y0
@@ -97,24 +118,30 @@ class WarpRenderer:
         for hole, _ in self._eye_layers:
             in_eye[hole] = True
         self._bias = np.where(n_interior & ~in_eye, INTERIOR_BIAS, 0.0)
-        #: Skin triangles flipped inside out in the last rendered frame (0 when healthy).
-        self.last_folds = 0
         self.mouth = MouthInterior(canvas[y0:y1, x0:x1], rlm[:, :2], self.deformer.iod, self.mesh)
         self.eyelids = EyelidCover(
             canvas, self.mesh.vertices, (x0, y0), self.deformer.iod, self._lid_travel()
         )
-        self._buffer = canvas.copy()
-        self._patch = self._buffer[y0:y1, x0:x1]  # the animated region, a view
-        #: (478, 2) landmarks of the last rendered frame, in output-frame pixels.
-        self.last_landmarks: np.ndarray | None = None
 
     @property
     def output_size(self) -> tuple[int, int]:
         h, w = self.canvas.shape[:2]
         return w, h
 
+    @property
+    def rest_landmarks(self) -> np.ndarray:
+        """(478, 2) landmarks of the photo as the renderer fitted them, in output pixels."""
+        if self._small is not None:
+            return self._small.to_output(self._small.renderer.rest_landmarks)
+        return self.mesh.vertices[: self.mesh.n_landmarks] + self.region[:2]
+
     def render(self, frame: np.ndarray) -> np.ndarray:
         """One RGB frame; the returned buffer is reused by the next call."""
+        if self._small is not None:
+            self._small.render(frame, self._patch)
+            self.last_landmarks = self._small.to_output(self._small.renderer.last_landmarks)
+            self.last_folds = self._small.renderer.last_folds
+            return self._buffer
         dst, depth = self.deformer(frame)
         self.last_landmarks = dst[: self.mesh.n_landmarks] + self.region[:2]
         self.last_folds = self.count_folds(dst, self.deformer.last_rigid)
@@ -165,6 +192,61 @@ class WarpRenderer:
         if rigid is not None and flipped.any():
             flipped &= signed_areas(rigid, tris) * self._src_sign > 0
         return int(flipped.sum())
+
+
+class _SmallFace:
+    """A small face animated on a k-times enlarged copy of its neighbourhood, so the mesh,
+    mouth interior, lash lines and lid skin get enough pixels to be drawn smoothly; each
+    frame is area-averaged back down to native resolution.
+
+    The copy repeats every native pixel k x k times: averaged back down it gives the photo
+    exactly, so wherever the animation leaves the photo alone the native pixels come back
+    unchanged (no seam at the crop, no softening), and where it moves, each output pixel
+    averages k² bilinear samples.
+    """
+
+    def __init__(self, rig: FaceRig, canvas: np.ndarray, lm: np.ndarray, region, k: int, grid):
+        x0, y0, x1, y1 = region
+        self.k = k
+        self.origin = np.array([x0, y0], np.float64)
+        self.size = (x1 - x0, y1 - y0)
+        big = cv2.resize(
+            canvas[y0:y1, x0:x1],
+            (k * self.size[0], k * self.size[1]),
+            interpolation=cv2.INTER_NEAREST,
+        )
+        blm = lm.astype(np.float64).copy()
+        blm[:, :2] = (blm[:, :2] - self.origin + 0.5) * k - 0.5
+        blm[:, 2] *= k
+        crop_rig = FaceRig(big, blm, 0, [], rig.yaw, rig.pitch, rig.roll)
+        self.renderer = WarpRenderer(crop_rig, size=None, grid_max=grid, upscale_small=False)
+
+    def to_output(self, pts: np.ndarray) -> np.ndarray:
+        return (pts + 0.5) / self.k - 0.5 + self.origin
+
+    def render(self, frame: np.ndarray, patch: np.ndarray) -> None:
+        big = self.renderer.render(frame)
+        patch[...] = cv2.resize(big, self.size, interpolation=cv2.INTER_AREA)
+
+
+def upscale_factor(iod: float) -> int:
+    """1 for a face big enough to animate in place, else 2 or 4 (the crop's pixels double
+    per step, so area averaging back down is exact on the pixel grid)."""
+    if iod >= SMALL_IOD:
+        return 1
+    return 2 if 2 * iod >= SMALL_IOD else 4
+
+
+def _region(shape, xy: np.ndarray, face_width: float) -> tuple[int, int, int, int]:
+    """The animated box around the face, in output pixels (outside it nothing changes)."""
+    h, w = shape[:2]
+    centre = (xy[33] + xy[263] + xy[61] + xy[291]) / 4
+    half = REGION_SCALE * face_width / 2
+    x0 = int(max(0, math.floor(centre[0] - half)))
+    y0 = int(max(0, math.floor(centre[1] - half * 1.05)))
+    x1 = int(min(w, math.ceil(centre[0] + half)))
+    y1 = int(min(h, math.ceil(centre[1] + half * 0.95)))
+    return x0, y0, x1, y1
 
 
 def yaw_limits(source_yaw: float, max_yaw: float) -> tuple[float, float]:
