@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avatar.errors import ModelError
+from avatar.optional_deps import require_torch as require_torch_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,13 +32,8 @@ REFINERS = {"wav2lip": "wav2lip", "wav2lip_gan": "wav2lip_gan"}
 
 
 def require_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise ModelError(
-            "Wav2Lip refinement needs PyTorch, which is not installed; install it with "
-            '`pip install -e ".[refine]"`.'
-        ) from exc
+    """One sentence instead of an ImportError when PyTorch is missing."""
+    require_torch_for("Wav2Lip refinement")
 
 
 def checkpoint_path(kind: str, checkpoint: str | os.PathLike[str] | None = None) -> Path:

@@ -28,6 +28,7 @@ import numpy as np
 
 from avatar.errors import ModelError
 from avatar.face.rig import FaceRig
+from avatar.optional_deps import require_torch as require_torch_for
 
 # avatar.render.liveportrait imports torch: it is imported inside the functions, so this
 # module (and the app's feature check) loads without PyTorch installed.
@@ -53,12 +54,7 @@ def liveportrait_dir(explicit: str | Path | None = None) -> Path:
 
 def require_torch() -> None:
     """One sentence instead of an ImportError when PyTorch is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        raise ModelError(
-            'The photoreal renderer needs PyTorch; install it with `pip install -e ".[refine]"`.'
-        )
+    require_torch_for("The photoreal renderer")
 
 
 def neural_unavailable(weights_dir: str | Path | None = None) -> str | None:
