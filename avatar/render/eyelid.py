@@ -261,9 +261,9 @@ def _smooth_along(colours: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _mirrored_grain(box: np.ndarray, hole: np.ndarray, iod: float) -> np.ndarray:
-    """The photo's fine grain (skin pores, a painting's craquelure) for the inpainted lid,
-    mirrored up from the skin just below the eye: inpainting alone leaves a smooth patch
-    that reads as pasted on at native size."""
+    """The photo's fine grain (skin pores, a painting's craquelure) for the filled-in lid,
+    mirrored up from the skin just below the eye: the smooth fill alone reads as pasted on
+    at native size."""
     img = box.astype(np.float32)
     grain = img - cv2.GaussianBlur(img, (0, 0), max(1.0, 0.02 * iod))
     inside = hole > 0
