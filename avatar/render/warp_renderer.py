@@ -176,6 +176,8 @@ class WarpRenderer:
     def paint_order(self, depth: np.ndarray) -> np.ndarray:
         """Triangle indices far to near for one frame's vertex ``depth``; each eye hole
         sits just behind the deepest triangle of its rim (lids and corners)."""
+        if self._small is not None:
+            return self._small.renderer.paint_order(depth)
         key = depth[self.mesh.triangles].mean(1)
         for hole, rim in self._eye_layers:
             key[hole] = key[rim].min() - EYE_BEHIND
@@ -187,6 +189,8 @@ class WarpRenderer:
         With ``rigid`` (the same frame with every vertex following the head fully),
         triangles that face away there are turned out of view, not folded, and don't count.
         """
+        if self._small is not None:
+            return self._small.renderer.count_folds(dst, rigid)
         tris = self.mesh.triangles
         flipped = self._fold_watch & (signed_areas(dst, tris) * self._src_sign < -FOLD_EPS)
         if rigid is not None and flipped.any():

@@ -360,6 +360,9 @@ def test_small_face_is_animated_upscaled_and_pasted_back_at_native_size():
         err_in = np.abs(in_place.render(frame(**values))[fy0:fy1, fx0:fx1] - ideal).mean()
         # (measured: jaw 0.86 vs 2.22, blink 0.55 vs 1.40)
         assert err_up < 0.6 * err_in, (values, err_up, err_in)
+    dst, depth = upscaled.deformer(frame(jaw_open=1.0))  # mesh tools work in the crop's pixels
+    assert upscaled.count_folds(dst) == 0
+    assert len(upscaled.paint_order(depth)) == len(upscaled.mesh.triangles)
     out = upscaled.render(frame()).astype(int)
     x0, y0, x1, y1 = upscaled.region
     corner = (slice(y0, y0 + 3), slice(x0, x0 + 3))  # inside the crop, far from the face
