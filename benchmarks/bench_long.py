@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from app_process import running_app
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO.parent / "shared" / "data" / "speech"
@@ -113,49 +113,24 @@ def run_cli(image: Path, audio: Path, size: int, out: Path) -> dict:
     return {"wall_s": wall, "peak_rss_mb": peak / 2**20, "stdout": stdout.decode().strip()}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_app(image: Path, audio: Path, seconds: float, work: Path) -> dict:
     from gradio_client import Client, handle_file
 
-    port = _free_port()
-    env = dict(os.environ, GRADIO_TEMP_DIR=str(work / "gradio"), PYTHONUNBUFFERED="1")
-    env["AVATAR_APP_MAX_AUDIO_SECONDS"] = str(seconds + 5)
-    log_path = work / "app.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while "ready on" not in log_path.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the app did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        idle = _tree_rss(proc.pid)
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        meter = PeakRSS(proc.pid)
+    env = {
+        "GRADIO_TEMP_DIR": str(work / "gradio"),
+        "AVATAR_APP_MAX_AUDIO_SECONDS": str(seconds + 5),
+    }
+    with running_app(work / "app.log", env) as app:
+        idle = _tree_rss(app.proc.pid)
+        client = Client(app.url, verbose=False)
+        meter = PeakRSS(app.proc.pid)
         t0 = time.perf_counter()
         video, _, summary = client.predict(
             image=handle_file(str(image)), audio=handle_file(str(audio)), api_name="/generate"
         )
         wall = time.perf_counter() - t0
         peak = meter.stop()
-        after = _tree_rss(proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        after = _tree_rss(app.proc.pid)
     return {
         "wall_s": wall,
         "peak_rss_mb": peak / 2**20,

@@ -35,6 +35,17 @@ CHANNEL_UNITS = {
 }
 
 
+def frame_vector(**values: float) -> np.ndarray:
+    """One frame's (D,) float32 channel vector from named values, the rest 0: what a
+    renderer's ``render`` takes, e.g. ``frame_vector(jaw_open=1.0, yaw=10.0)``."""
+    v = np.zeros(len(CHANNELS), np.float32)
+    for name, x in values.items():
+        if name not in CHANNEL_INDEX:
+            raise KeyError(f"Unknown motion channel '{name}'; channels: {', '.join(CHANNELS)}.")
+        v[CHANNEL_INDEX[name]] = x
+    return v
+
+
 @dataclass
 class Motion:
     """A (T, D) float32 array of named channels at the video frame rate."""

@@ -11,19 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from avatar.motion.types import CHANNEL_INDEX, CHANNELS
+from avatar.motion.types import frame_vector as frame
 from avatar.render import WarpRenderer
 from avatar.render.mouth import refine_lip_opening
 from tests.conftest import shared
 
 CLOSURES = ({"jaw_open": 0.0}, {"jaw_open": 0.0, "lip_spread": -0.5})  # rest; p/b/m
-
-
-def frame(**values: float) -> np.ndarray:
-    v = np.zeros(len(CHANNELS), np.float32)
-    for k, x in values.items():
-        v[CHANNEL_INDEX[k]] = x
-    return v
 
 
 @pytest.fixture(scope="module")

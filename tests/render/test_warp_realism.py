@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 
 from avatar.face import regions as R
-from avatar.motion.types import CHANNEL_INDEX, CHANNELS
+from avatar.motion.types import frame_vector as frame
 from avatar.render import WarpRenderer
 from tests.conftest import shared
 
 LUM = np.array([0.299, 0.587, 0.114])
-
-
-def frame(**values: float) -> np.ndarray:
-    v = np.zeros(len(CHANNELS), np.float32)
-    for k, x in values.items():
-        v[CHANNEL_INDEX[k]] = x
-    return v
 
 
 @pytest.fixture(scope="module")
