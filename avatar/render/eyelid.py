@@ -185,7 +185,9 @@ def _build_eye(canvas, pts, tris, upper, lower, channel, iod) -> _Eye:
     cv2.fillPoly(hole, [np.round((region - (x0, y0)) * 8).astype(np.int32)], 255, cv2.LINE_8, 3)
     hole = cv2.dilate(hole, kernel)
     lid_hole = np.zeros(box.shape[:2], np.uint8)
-    cv2.fillPoly(lid_hole, [np.round((whole_lid - (x0, y0)) * 8).astype(np.int32)], 255, 0, 3)
+    cv2.fillPoly(
+        lid_hole, [np.round((whole_lid - (x0, y0)) * 8).astype(np.int32)], 255, cv2.LINE_8, 3
+    )
     lid_hole = cv2.dilate(lid_hole, kernel) | hole
     # Lid skin is filled in over the eye and its lash band; ``lid`` (up to the crease) is
     # where its grain-free version may replace a lid the warp stretches too far.
