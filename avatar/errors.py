@@ -7,6 +7,20 @@ sentence; the CLI prints it and exits non-zero, the app shows it as
 
 from __future__ import annotations
 
+__all__ = [
+    "AudioError",
+    "AudioTooLongError",
+    "AvatarError",
+    "ExtremePoseError",
+    "FaceCutError",
+    "FaceIndexError",
+    "FaceNotFoundError",
+    "FaceTooSmallError",
+    "ImageError",
+    "ModelError",
+    "OutputError",
+]
+
 
 class AvatarError(Exception):
     """Base class for errors caused by the user's input or environment."""
@@ -28,6 +42,10 @@ class FaceTooSmallError(ImageError):
 
 class ExtremePoseError(ImageError):
     """The head is turned too far from the camera to animate."""
+
+
+class FaceCutError(ImageError):
+    """Too much of the face lies outside the photo to animate it."""
 
 
 class FaceIndexError(ImageError):

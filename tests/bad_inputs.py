@@ -23,6 +23,7 @@ PORTRAIT = DATA / "portraits" / "cc0_codait_luciano.png"
 SPEECH = DATA / "speech" / "en_male_clean_voicebank_p287_003.wav"
 TWO_FACES = DATA / "portraits" / "pixabay_laos_two_faces.jpg"
 GROUP = DATA / "portraits" / "pexels_group_meeting_5faces.jpeg"  # largest face looks down
+HALF_BODY = DATA / "portraits" / "pd_obama_official_portrait_2012_halfbody.jpg"
 SR = 16000
 #: Both interfaces are run with this voice-over limit for the "too long" case.
 LIMIT_SECONDS = 30
@@ -52,10 +53,29 @@ class Case:
     cli: Outcome | None
     app: Outcome | None
     face_index: int = 0
+    #: Output framing: "default" (each interface's own test size), a crop side, or None
+    #: for the full photo at native size.
+    size: int | str | None = "default"
 
 
 NOT_IMAGE = "is not an image file that can be read"
 DAMAGED = "damaged or truncated"
+CUT = "cut by the photo's edge"
+
+#: A head-and-shoulders photo cut by its left or right border through the middle of one eye,
+#: at every framing; the part of the face outside is filled in, with a notice.
+BORDER_CASES: list[Case] = [
+    Case(
+        f"face_cut_through_{side}_eye_{size or 'native'}",
+        f"cut_{side}_eye",
+        "speech",
+        video(CUT),
+        video(CUT) if size in (512, None) else None,  # the app's framings: 512 and full photo
+        size=size,
+    )
+    for side in ("left", "right")
+    for size in (256, 512, None)
+]
 
 CASES: list[Case] = [
     Case("baseline", "portrait", "speech", video(), video()),
@@ -132,6 +152,10 @@ CASES: list[Case] = [
         error("the limit is 30 seconds"),
         error("the limit is 30 seconds"),
     ),
+    *BORDER_CASES,
+    Case("face_cut_at_chin", "cut_chin", "speech", video(), video()),
+    Case("face_cut_at_forehead", "cut_forehead", "speech", video(), video()),
+    Case("half_a_face", "cut_half", "speech", error(CUT), error(CUT)),
     Case("unwritable_output", "portrait", "speech", error("permission"), None),
     Case("output_exists", "portrait", "speech", error("--overwrite"), None),
 ]
@@ -206,6 +230,7 @@ def make_inputs(root: Path) -> dict[str, Path]:
     big.paste(photo.resize((3000, 3000), Image.BILINEAR), (4500, 3000))
     files["huge"] = put("huge.jpg", _encoded(big, "JPEG", quality=70))
     del big
+    files.update(_border_cuts(root))
     small = photo.resize((240, 240))
     frames = [small, small.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
     buf = io.BytesIO()
@@ -234,6 +259,31 @@ def make_inputs(root: Path) -> dict[str, Path]:
          "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(files["with_video"])],
         check=True, capture_output=True,
     )  # fmt: skip
+    return files
+
+
+def _border_cuts(root: Path) -> dict[str, Path]:
+    """The half-body photo cut by its border through one eye, the chin, the forehead, and
+    down the middle of the face (positions from its landmarks)."""
+    from avatar.face import analyze_portrait
+
+    photo = np.asarray(Image.open(HALF_BODY).convert("RGB"))
+    xy = analyze_portrait(photo).landmarks[:, :2]
+    left_eye = xy[[33, 133]].mean(0)  # the eye on the image's left
+    right_eye = xy[[263, 362]].mean(0)
+    nose, chin, top = xy[1], xy[152], xy[10]
+    face_height = chin[1] - top[1]
+    cuts = {
+        "cut_left_eye": photo[:, int(left_eye[0]) :],
+        "cut_right_eye": photo[:, : int(right_eye[0]) + 1],
+        "cut_chin": photo[: int(chin[1] - 0.08 * face_height)],
+        "cut_forehead": photo[int(top[1] + 0.12 * face_height) :],
+        "cut_half": photo[:, int(nose[0]) :],
+    }
+    files = {}
+    for name, pixels in cuts.items():
+        files[name] = root / f"{name}.png"
+        Image.fromarray(np.ascontiguousarray(pixels)).save(files[name])
     return files
 
 

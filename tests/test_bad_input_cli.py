@@ -7,6 +7,7 @@ non-zero exit, never a traceback, and never leaves a partial file behind.
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from avatar.cli import main
 from avatar.video import probe_video
@@ -29,12 +30,13 @@ def test_cli_bad_input(case, bad_inputs, tmp_path, capsys):
     elif case.name == "output_exists":
         out.write_bytes(b"precious")
         keep.add(out.name)
+    size = SIZE if case.size == "default" else case.size
     argv = [
         "generate",
         "--image", str(bad_inputs[case.image]),
         "--audio", str(bad_inputs[case.audio]),
         "--output", str(out),
-        "--size", SIZE,
+        *(["--size", str(size)] if size is not None else []),
         "--preset", "fast",
         "--face-index", str(case.face_index),
         "--max-audio-minutes", str(LIMIT_SECONDS / 60),
@@ -50,7 +52,11 @@ def test_cli_bad_input(case, bad_inputs, tmp_path, capsys):
         assert code == 0, err
         info = probe_video(out)
         assert (info.video_codec, info.audio_codec) == ("h264", "aac")
-        assert (info.width, info.height) == (int(SIZE), int(SIZE))
+        if size is None:  # the full photo, trimmed to even sides for H.264
+            w, h = Image.open(bad_inputs[case.image]).size
+            assert (info.width, info.height) == (w - w % 2, h - h % 2)
+        else:
+            assert (info.width, info.height) == (int(size), int(size))
         assert info.n_frames and info.n_frames >= 4
         assert info.audio_duration is not None
         assert abs(info.video_duration - info.audio_duration) <= 1 / 25 + 0.03

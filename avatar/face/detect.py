@@ -19,7 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from avatar.errors import ExtremePoseError, FaceIndexError, FaceNotFoundError, FaceTooSmallError
+from avatar.errors import (
+    ExtremePoseError,
+    FaceCutError,
+    FaceIndexError,
+    FaceNotFoundError,
+    FaceTooSmallError,
+)
 from avatar.face.image import load_image
 from avatar.face.rig import FaceRig
 
@@ -29,6 +35,12 @@ MIN_FACE_WIDTH = 48  # pixels across the face; below this there is nothing to an
 MAX_YAW = 50.0
 MAX_PITCH = 35.0
 MESH_INPUT = 384  # side of the upscaled crop given to the mesh model
+# Share of the face's landmarks outside the photo: above CUT_NOTICE the user is told the
+# missing part is filled in; above MAX_CUT (about one eye and the cheek beyond it gone)
+# the photo is refused.
+CUT_NOTICE = 0.05
+MAX_CUT = 0.35
+CUT_ADVICE = "use a photo that shows the whole face"
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -198,9 +210,21 @@ def analyze_portrait(
         if lm is not None:
             break
     if lm is None:
+        if _touches_edge(box, rgb.shape):
+            raise FaceCutError(f"The face is cut by the photo's edge; {CUT_ADVICE}.")
         raise FaceNotFoundError(
             "A face was detected but its features could not be located; "
             "use a sharper, front-facing photo."
+        )
+    cut = outside_share(lm, rgb.shape)
+    if cut > MAX_CUT:
+        raise FaceCutError(
+            f"The face is cut by the photo's edge ({cut:.0%} of it is outside); {CUT_ADVICE}."
+        )
+    if cut > CUT_NOTICE:
+        notices.append(
+            f"The face is cut by the photo's edge ({cut:.0%} of it is outside); the missing "
+            "part is filled in from the photo and the head turns less toward that side."
         )
     width = float(lm[:468, 0].max() - lm[:468, 0].min())
     if width < MIN_FACE_WIDTH:
@@ -229,6 +253,20 @@ def analyze_portrait(
         roll=roll,
         notices=notices,
     )
+
+
+def outside_share(landmarks: np.ndarray, shape) -> float:
+    """Share of the face-mesh landmarks that lie outside an image of ``shape``."""
+    h, w = shape[:2]
+    xy = landmarks[:468, :2]
+    outside = (xy[:, 0] < 0) | (xy[:, 0] > w - 1) | (xy[:, 1] < 0) | (xy[:, 1] > h - 1)
+    return float(outside.mean())
+
+
+def _touches_edge(box: tuple[int, int, int, int], shape) -> bool:
+    h, w = shape[:2]
+    x0, y0, x1, y1 = box
+    return x0 <= 1 or y0 <= 1 or x1 >= w - 2 or y1 >= h - 2
 
 
 def _landmark_box(lm: np.ndarray) -> tuple[int, int, int, int]:

@@ -25,6 +25,26 @@ FOLD_EPS = 1e-3  # px² of reversed area that counts as a fold (not rounding noi
 # A face whose outer eye corners are closer than this (output pixels) is animated on an
 # upscaled copy of its neighbourhood and pasted back at native resolution.
 SMALL_IOD = 64.0
+# A face whose eyes, brows or lips come nearer the picture's edge than EDGE_NEAR (px +
+# interocular distances), or with more than EDGE_OUTSIDE of its landmarks outside it, is
+# animated on a copy padded by reflection, so that every landmark lies EDGE_KEEP inside it
+# (room for the eye, lid and mouth regions built around them). A chin just past the edge of
+# a tight crop needs no padding.
+EDGE_NEAR = (2.0, 0.3)
+EDGE_OUTSIDE = 0.03
+EDGE_KEEP = (8.0, 0.5)
+FEATURES = np.unique(
+    np.concatenate(
+        [
+            R.RIGHT_EYE_CONTOUR,
+            R.LEFT_EYE_CONTOUR,
+            R.RIGHT_BROW,
+            R.LEFT_BROW,
+            R.MOUTH_OUTER_CONTOUR,
+        ]
+    ).astype(int)
+)
+EDGE_YAW_CUT = 0.3  # share of the face outside the left/right edge at which that turn is least
 
 
 class WarpRenderer:
@@ -43,6 +63,8 @@ class WarpRenderer:
         size: int | None = None,
         grid_max: int = 256,
         upscale_small: bool = True,
+        pad_edges: bool = True,
+        yaw_room: tuple[float, float] = (1.0, 1.0),
     ):
         canvas, lm = _frame(rig, size)
         self.canvas = canvas
@@ -55,17 +77,28 @@ class WarpRenderer:
         self.last_landmarks: np.ndarray | None = None
         #: Skin triangles flipped inside out in the last rendered frame (0 when healthy).
         self.last_folds = 0
+        #: Pixels of reflected photo added (top, bottom, left, right) for a face cut by the
+        #: photo's edge; all zero when the whole face is inside the picture.
+        self.edge_padding = edge_padding(canvas.shape, xy) if pad_edges else (0, 0, 0, 0)
+        self._small: _SmallFace | _PaddedFace | None = None
+        if any(self.edge_padding):
+            self._small = _PaddedFace(rig, canvas, lm, self.edge_padding, grid_max, upscale_small)
+            h, w = canvas.shape[:2]
+            self.region = (0, 0, w, h)  # the padded copy animates the whole picture
+            self._patch = self._buffer
         #: How many times larger than the output the face is animated (1, 2 or 4).
         self.upscale = upscale_factor(float(np.linalg.norm(xy[263] - xy[33])))
         if not upscale_small:
             self.upscale = 1
-        self._small: _SmallFace | None = None
-        if self.upscale > 1:
+        if self._small is None and self.upscale > 1:
             self._small = _SmallFace(rig, canvas, lm, self.region, self.upscale, grid_max)
-            # Mesh, deformer, mouth and lids live in the upscaled crop's pixels.
+        if self._small is not None:
+            # Mesh, deformer, mouth and lids live in the upscaled or padded copy's pixels.
             inner = self._small.renderer
             self.mesh, self.deformer, self.warper = inner.mesh, inner.deformer, inner.warper
             self.mouth, self.eyelids = inner.mouth, inner.eyelids
+            if isinstance(self._small, _PaddedFace):
+                self.upscale = inner.upscale  # the padded copy decides for itself
             return
         rlm = lm.copy()
         rlm[:, 0] -= x0
@@ -80,6 +113,7 @@ class WarpRenderer:
         max_yaw = 20.0 * turn
         away, toward = yaw_limits(rig.yaw, max_yaw)
         yaw_range = (-away, toward) if rig.yaw < 0 else (-toward, away)
+        yaw_range = (yaw_range[0] * yaw_room[0], yaw_range[1] * yaw_room[1])
         n_interior = _interior_mask(self.mesh)
         src_area = signed_areas(self.mesh.vertices, self.mesh.triangles)
         # Skin triangles watched for folding (eye and mouth holes may collapse by design).
@@ -231,6 +265,73 @@ class _SmallFace:
     def render(self, frame: np.ndarray, patch: np.ndarray) -> None:
         big = self.renderer.render(frame)
         patch[...] = cv2.resize(big, self.size, interpolation=cv2.INTER_AREA)
+
+
+class _PaddedFace:
+    """A face cut by the picture's edge, animated on a copy of the picture padded by
+    reflection so that every landmark, lid, lip and ring has pixels around it; each frame
+    is cropped back to the picture.
+
+    The eye, lid and mouth builders then never meet an empty region, and what the video
+    shows is the photo's own content (a turning head pulls in mirrored photo at the edge).
+    """
+
+    def __init__(self, rig: FaceRig, canvas: np.ndarray, lm: np.ndarray, pad, grid, upscale):
+        top, bottom, left, right = pad
+        h, w = canvas.shape[:2]
+        # the padded copy keeps even sides, so the full-photo renderer drops no row of it
+        bottom += (h + top + bottom) % 2
+        right += (w + left + right) % 2
+        self.offset = np.array([left, top], np.float64)
+        self.window = (slice(top, top + h), slice(left, left + w))
+        big = cv2.copyMakeBorder(canvas, top, bottom, left, right, cv2.BORDER_REFLECT_101)
+        plm = lm.astype(np.float64).copy()
+        plm[:, :2] += self.offset
+        padded_rig = FaceRig(big, plm, 0, [], rig.yaw, rig.pitch, rig.roll)
+        self.renderer = WarpRenderer(
+            padded_rig,
+            size=None,
+            grid_max=grid,
+            upscale_small=upscale,
+            pad_edges=False,
+            yaw_room=edge_yaw_room(lm[: R.N_MESH, 0], w),
+        )
+
+    def to_output(self, pts: np.ndarray) -> np.ndarray:
+        return pts - self.offset
+
+    def render(self, frame: np.ndarray, patch: np.ndarray) -> None:
+        patch[...] = self.renderer.render(frame)[self.window]
+
+
+def edge_yaw_room(x: np.ndarray, width: int) -> tuple[float, float]:
+    """Share of the yaw range (negative, positive) a face cut by the left or right edge
+    keeps: a head turning so that its cut side comes into view would show the mirrored
+    padding there (a second nose at the edge), so that turn shrinks with the part cut off."""
+    cut_left = float(np.mean(x < 0))
+    cut_right = float(np.mean(x > width - 1))
+    room = lambda cut: float(np.clip(1.0 - cut / EDGE_YAW_CUT, 0.15, 1.0))
+    return room(cut_right), room(cut_left)
+
+
+def edge_padding(shape, xy: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) pixels the picture must grow by for a face cut by its
+    edge (every landmark then lies ``EDGE_KEEP`` inside); zeros for a face inside it."""
+    h, w = shape[:2]
+    iod = float(np.linalg.norm(xy[263] - xy[33]))
+
+    def room(pts: np.ndarray) -> np.ndarray:
+        lo, hi = pts.min(0), pts.max(0)
+        return np.array([lo[1], h - 1 - hi[1], lo[0], w - 1 - hi[0]])
+
+    mesh = xy[: R.N_MESH]
+    outside = (mesh[:, 0] < 0) | (mesh[:, 0] > w - 1) | (mesh[:, 1] < 0) | (mesh[:, 1] > h - 1)
+    near = room(xy[FEATURES]).min() < EDGE_NEAR[0] + EDGE_NEAR[1] * iod
+    if not near and outside.mean() <= EDGE_OUTSIDE:
+        return 0, 0, 0, 0
+    keep = EDGE_KEEP[0] + EDGE_KEEP[1] * iod
+    top, bottom, left, right = (max(0, int(math.ceil(keep - r))) for r in room(mesh))
+    return top, bottom, left, right
 
 
 def upscale_factor(iod: float) -> int:

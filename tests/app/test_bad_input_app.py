@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.app.conftest import TEST_MAX_AUDIO_SECONDS
 from tests.bad_inputs import CASES, LIMIT_SECONDS, upright_face_in
@@ -57,11 +58,17 @@ def test_app_bad_input(case, bad_inputs, client, work_root, app_server):
         face_index=case.face_index,
         api_name="/generate",
     )
+    if case.size is None:
+        kwargs["framing"] = "Full photo"
     if case.app.kind == "video":
         video, _, summary = client.predict(**kwargs)
         info = probe_video(video)
         assert (info.video_codec, info.audio_codec) == ("h264", "aac")
-        assert (info.width, info.height) == (512, 512)
+        if case.size is None:  # the full photo, trimmed to even sides for H.264
+            w, h = Image.open(bad_inputs[case.image]).size
+            assert (info.width, info.height) == (w - w % 2, h - h % 2)
+        else:
+            assert (info.width, info.height) == (512, 512)
         assert info.n_frames and info.n_frames >= 4
         assert abs(info.video_duration - info.audio_duration) <= 1 / 25 + 0.03
         assert summary.startswith("**Done:**"), summary
