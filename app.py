@@ -2,9 +2,10 @@
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--concurrency N]
 
-A thin Gradio 6 layer: widgets and events only. Settings, the face preview,
-the motion plot, temp folders and error messages live in avatar/app_support.py;
-the video is made by the same TalkingPortraitPipeline the CLI uses.
+The page's layout and wiring only. What each event does lives in
+``avatar.webapp`` (one module per job: limits, messages, form, status,
+previews, rigs, work folders, progress, plots, jobs, start-up, handlers); the
+video is made by the same TalkingPortraitPipeline the CLI uses.
 """
 
 import os
@@ -19,7 +20,6 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import random  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -34,33 +34,26 @@ except ImportError:
         return fn
 
 
-from avatar import app_support as S  # noqa: E402
-from avatar.face.image import use_own_pixel_limits  # noqa: E402
-from avatar.motion.engines import default_engine, diffusion_unavailable  # noqa: E402
-from pipelines import TalkingPortraitPipeline  # noqa: E402
+from avatar.face import use_own_pixel_limits  # noqa: E402
+from avatar.webapp import form, limits  # noqa: E402
+from avatar.webapp.messages import AUDIO_UNREADABLE, IMAGE_UNREADABLE, guard_preprocess  # noqa: E402
+from avatar.webapp.rigs import RigCache  # noqa: E402
+from avatar.webapp.startup import EXAMPLES, WarmUp, example_files  # noqa: E402
 
-# One pipeline and one rig cache for every request; the models load in the
-# background while gradio is imported, so the first request is fast.
-PIPELINE = TalkingPortraitPipeline()
-RIGS = S.RigCache()
-WARM_UP = S.WarmUp(RIGS) if __name__ == "__main__" else None
+# The face and speech models load in the background while gradio is imported, so the
+# first request is fast.
+RIGS = RigCache()
+WARM_UP = WarmUp(RIGS) if __name__ == "__main__" else None
 
 import gradio as gr  # noqa: E402
 
+from avatar.webapp.handlers import WebApp  # noqa: E402
+
 log = logging.getLogger("avatar.app")
 
-WORK = S.WorkDirs()
-CANCEL = S.CancelFlags()
-TTS = S.find_tts()
-if TTS is not None:
-    from avatar.speech.tts import list_voices  # noqa: E402
-
-    VOICES = [v.name for v in list_voices()]
-else:
-    VOICES = []
-WAV2LIP = S.wav2lip_status()
-NEURAL = S.neural_status()  # the photoreal renderer: CUDA and the LivePortrait weights
-os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(WORK.root / "examples-cache"))
+APP = WebApp(rigs=RIGS, warm_up=WARM_UP)
+generate = gpu(APP.generate)  # on ZeroGPU hardware the render gets a GPU
+os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(APP.workdirs.root / "examples-cache"))
 
 CSS = """
 #title h1 { margin-bottom: 0.2em; }
@@ -68,120 +61,6 @@ CSS = """
 #generate-row { align-items: stretch; }
 """
 THEME = gr.themes.Default(primary_hue="orange", secondary_hue="slate")
-
-
-# --------------------------------------------------------------------------- events
-
-
-def on_portrait(image, face_index=0):
-    """Preview the detected face(s) and say what might go wrong."""
-    p = S.preview_portrait(image, face_index, RIGS)
-    face = gr.Dropdown(
-        choices=p.face_choices or [("Face 1 (largest)", 0)],
-        value=p.face_index if p.face_choices else 0,
-        visible=p.several_faces,
-    )
-    return gr.Image(value=p.image, visible=p.image is not None), p.message, face
-
-
-def on_new_portrait(image):
-    return on_portrait(image, 0)
-
-
-def on_audio(audio):
-    return S.describe_audio(audio, S.MAX_AUDIO_SECONDS)
-
-
-def random_seed():
-    return random.randint(0, S.MAX_SEED)
-
-
-def cancel(request: gr.Request):
-    CANCEL.request(request.session_hash if request else None)
-
-
-@gpu
-def generate(
-    image,
-    audio,
-    script="",
-    preset="balanced",
-    framing=S.DEFAULT_FRAMING,
-    fps=25,
-    head_motion=1.0,
-    blink_rate=1.0,
-    expression=1.0,
-    seed=0,
-    face_index=0,
-    refine=False,
-    voice="",
-    motion=None,
-    renderer="warp",
-    request: gr.Request = None,
-    progress=gr.Progress(),  # noqa: B008 - how gradio injects its progress tracker
-):
-    """Make a talking-head video from a portrait photo and a voice-over."""
-    session = request.session_hash if request else None
-    CANCEL.clear(session)
-    try:
-        settings = S.build_settings(
-            preset=preset,
-            framing=framing,
-            fps=fps,
-            head_motion=head_motion,
-            blink_rate=blink_rate,
-            expression=expression,
-            seed=seed,
-            face_index=face_index,
-            refine=refine,
-            motion=motion,
-            renderer=renderer,
-        )
-        result = S.generate_video(
-            PIPELINE,
-            image,
-            audio,
-            settings,
-            rigs=RIGS,
-            workdirs=WORK,
-            script=script,
-            tts=_tts_with(voice),
-            progress=progress,
-            cancelled=lambda: CANCEL.is_set(session) or S.gradio_event_cancelled(),
-        )
-    except S.Cancelled:
-        log.info("generation cancelled (session %s)", session)
-        raise gr.Error(
-            "The video was cancelled.", title="Cancelled", print_exception=False
-        ) from None
-    except Exception as exc:
-        raise S.to_gr_error(exc) from None
-    return str(result.video_path), result.figure, result.summary
-
-
-def _tts_with(voice):
-    """The TTS hook speaking with ``voice`` (its language then shapes the mouth too)."""
-    if TTS is None or not voice:
-        return TTS
-    return lambda text, language=None: TTS(text, voice=voice)
-
-
-def preview_speech(script, voice=""):
-    """The script spoken, for the preview player: (16000, int16 samples)."""
-    try:
-        speech = _tts_with(voice)(script or "").speech
-    except Exception as exc:
-        raise S.to_gr_error(exc) from None
-    return 16000, (speech.samples.clip(-1, 1) * 32767).astype("int16")
-
-
-def offer_download(video):
-    """Show the download button once there is a video (from Generate or a cached example)."""
-    return gr.DownloadButton(value=video, visible=bool(video))
-
-
-def generate_example(image, audio):
-    return generate(image, audio)
 
 
 # --------------------------------------------------------------------------- layout
@@ -209,7 +88,7 @@ def build_demo() -> gr.Blocks:
                         height=300,
                         elem_id="portrait",
                     )
-                    S.guard_preprocess(image, S.IMAGE_UNREADABLE)
+                    guard_preprocess(image, IMAGE_UNREADABLE)
                     preview = gr.Image(
                         label="Detected face",
                         interactive=False,
@@ -227,7 +106,7 @@ def build_demo() -> gr.Blocks:
                     visible=False,
                     elem_id="face-choice",
                 )
-                if TTS is not None:
+                if APP.tts is not None:
                     with gr.Tabs():
                         with gr.Tab("Voice-over"):
                             audio = _audio_input()
@@ -238,15 +117,18 @@ def build_demo() -> gr.Blocks:
                                 lines=4,
                                 placeholder="Type what the portrait should say…",
                                 info="Used when no voice-over is given above.",
+                                elem_id="script",
                             )
                             voice = gr.Dropdown(
-                                choices=VOICES,
-                                value="en-us" if "en-us" in VOICES else None,
+                                choices=APP.voices,
+                                value="en-us" if "en-us" in APP.voices else None,
                                 label="Voice (espeak-ng; its language shapes the mouth)",
                                 elem_id="voice",
                             )
                             say = gr.Button("Preview speech", size="sm")
-                            heard = gr.Audio(label="Speech preview", interactive=False)
+                            heard = gr.Audio(
+                                label="Speech preview", interactive=False, elem_id="speech-preview"
+                            )
                 else:
                     audio = _audio_input()
                     script = gr.Textbox(value="", visible=False)
@@ -257,14 +139,14 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     with gr.Row():
                         preset = gr.Radio(
-                            S.PRESET_CHOICES,
+                            form.PRESET_CHOICES,
                             value="balanced",
                             label="Quality",
                             info="Fast encodes quickest; Quality makes the smallest, sharpest file.",
                         )
                         framing = gr.Radio(
-                            list(S.FRAMINGS),
-                            value=S.DEFAULT_FRAMING,
+                            list(form.FRAMINGS),
+                            value=form.DEFAULT_FRAMING,
                             label="Framing",
                             info="A square crop around the face, or the whole photo.",
                         )
@@ -278,38 +160,37 @@ def build_demo() -> gr.Blocks:
                         0, 3, value=1.0, step=0.1, label="Expression", info="brows and smile"
                     )
                     with gr.Row(equal_height=False):
-                        fps = gr.Radio(S.FPS_CHOICES, value=25, label="Frames per second")
+                        fps = gr.Radio(form.FPS_CHOICES, value=25, label="Frames per second")
                         with gr.Column(min_width=200):
                             seed = gr.Number(
                                 value=0,
                                 label="Seed",
                                 precision=0,
                                 minimum=0,
-                                maximum=S.MAX_SEED,
+                                maximum=form.MAX_SEED,
                                 info="Same seed, same head motion and blinks.",
                             )
                             dice = gr.Button("Random seed", size="sm", elem_id="dice")
                     motion = gr.Radio(
                         ["diffusion", "procedural"],
-                        value=default_engine(),
+                        value=APP.motion.kind,
                         label="Motion engine",
-                        info=diffusion_unavailable()
-                        or "diffusion: the trained model; procedural: hand-made rules.",
-                        interactive=diffusion_unavailable() is None,
+                        info=APP.motion.reason,
+                        interactive=APP.motion.available,
                     )
                     renderer = gr.Radio(
-                        S.RENDERER_CHOICES,
+                        form.RENDERER_CHOICES,
                         value="warp",
                         label="Renderer",
-                        info=NEURAL.reason,
-                        interactive=NEURAL.available,
+                        info=APP.neural.reason,
+                        interactive=APP.neural.available,
                         elem_id="renderer",
                     )
                     refine = gr.Checkbox(
                         value=False,
                         label="Wav2Lip lip refinement",
-                        info=WAV2LIP.reason,
-                        interactive=WAV2LIP.available,
+                        info=APP.wav2lip.reason,
+                        interactive=APP.wav2lip.available,
                     )
                 with gr.Row(elem_id="generate-row"):
                     go = gr.Button("Generate video", variant="primary", scale=3, elem_id="generate")
@@ -327,26 +208,35 @@ def build_demo() -> gr.Blocks:
                     "Download MP4", visible=False, variant="secondary", elem_id="download"
                 )
                 summary = gr.Markdown(label="Summary", elem_id="summary")
-                plot = gr.Plot(
-                    label="Motion", show_label=False, format="png", elem_id="motion-plot"
+                # A PNG file, not a gr.Plot: the example cache stores files by path, while an
+                # inline plot overflowed the cache's CSV field limit ("Error" on the example).
+                plot = gr.Image(
+                    label="Motion",
+                    show_label=False,
+                    type="filepath",
+                    format="png",
+                    interactive=False,
+                    buttons=[],  # the image's corner buttons would cover the plot's legend
+                    elem_id="motion-plot",
                 )
 
         outputs = [video, plot, summary]
-        examples = S.example_files()
+        examples = example_files()
         if examples:
             gr.Examples(
                 examples,
                 inputs=[image, audio],
                 outputs=outputs,
-                fn=generate_example,
+                fn=APP.generate_example,
                 cache_examples=True,
                 cache_mode="lazy",
                 label="Example (made on first click, then cached)",
+                elem_id="examples",
             )
 
         private = {"api_visibility": "private", "queue": False}
         image.change(
-            on_new_portrait,
+            APP.on_new_portrait,
             image,
             [preview, face_info, face],
             api_visibility="undocumented",
@@ -355,7 +245,7 @@ def build_demo() -> gr.Blocks:
             show_progress="minimal",
         )
         face.input(
-            on_portrait,
+            APP.on_portrait,
             [image, face],
             [preview, face_info, face],
             api_visibility="private",
@@ -363,11 +253,11 @@ def build_demo() -> gr.Blocks:
             concurrency_limit=2,
             show_progress="minimal",
         )
-        audio.change(on_audio, audio, audio_info, api_visibility="private", concurrency_limit=2)
-        dice.click(random_seed, None, seed, **private)
+        audio.change(APP.on_audio, audio, audio_info, api_visibility="private", concurrency_limit=2)
+        dice.click(APP.random_seed, None, seed, **private)
         if say is not None:
-            say.click(preview_speech, [script, voice], heard, **private)
-        video.change(offer_download, video, download, **private)
+            say.click(APP.preview_speech, [script, voice], heard, **private)
+        video.change(APP.offer_download, video, download, **private)
         run = go.click(
             generate,
             [
@@ -390,11 +280,11 @@ def build_demo() -> gr.Blocks:
             outputs,
             api_name="generate",
             concurrency_id="generate",
-            concurrency_limit=S.default_concurrency(),
+            concurrency_limit=limits.default_concurrency(),
             scroll_to_output=True,
             show_progress_on=video,
         )
-        stop.click(cancel, None, None, cancels=[run], **private)
+        stop.click(APP.cancel, None, None, cancels=[run], **private)
     return demo
 
 
@@ -405,7 +295,7 @@ def _audio_input():
         sources=["upload", "microphone"],
         elem_id="voice-over",
     )
-    return S.guard_preprocess(audio, S.AUDIO_UNREADABLE)
+    return guard_preprocess(audio, AUDIO_UNREADABLE)
 
 
 # --------------------------------------------------------------------------- main
@@ -423,13 +313,13 @@ def main(argv=None) -> None:
     if args.concurrency:
         os.environ["AVATAR_APP_CONCURRENCY"] = str(args.concurrency)
     demo = build_demo()
-    demo.queue(max_size=S.QUEUE_SIZE, default_concurrency_limit=S.default_concurrency())
+    demo.queue(max_size=limits.QUEUE_SIZE, default_concurrency_limit=limits.default_concurrency())
     demo.launch(
         server_name=args.host,
         server_port=args.port,
         share=args.share,
-        max_file_size=S.MAX_FILE_SIZE,
-        allowed_paths=[str(WORK.root), str(S.EXAMPLES)],
+        max_file_size=limits.MAX_FILE_SIZE,
+        allowed_paths=[str(APP.workdirs.root), str(EXAMPLES)],
         theme=THEME,
         css=CSS,
         ssr_mode=False,
@@ -439,7 +329,7 @@ def main(argv=None) -> None:
         prevent_thread_lock=True,
         quiet=True,
     )
-    warm = WARM_UP.wait() if WARM_UP is not None else 0.0
+    warm = APP.ready()
     print(
         f"Talking portrait ready on http://{args.host}:{args.port} "
         f"in {time.perf_counter() - _T0:.1f} s (models loaded in {warm:.1f} s)",
@@ -450,11 +340,11 @@ def main(argv=None) -> None:
     log.info(
         "renders at once: %d, queue: %d, uploads up to %s, voice-overs up to %.0f s, "
         "work folder: %s",
-        S.default_concurrency(),
-        S.QUEUE_SIZE,
-        S.MAX_FILE_SIZE,
-        S.MAX_AUDIO_SECONDS,
-        WORK.root,
+        limits.default_concurrency(),
+        limits.QUEUE_SIZE,
+        limits.MAX_FILE_SIZE,
+        limits.MAX_AUDIO_SECONDS,
+        APP.workdirs.root,
     )
     # `kill` / a container stop: leave through the finally below, so temp files go too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
@@ -462,7 +352,7 @@ def main(argv=None) -> None:
         demo.block_thread()
     finally:
         demo.close()
-        WORK.cleanup_all()
+        APP.close()
 
 
 if __name__ == "__main__":

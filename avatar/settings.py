@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
+__all__ = ["PRESETS", "GenerationSettings"]
+
 PRESETS: dict[str, dict] = {
     # x264 preset and mesh grid picked by measurement (benchmarks/bench_pipeline.py).
     "fast": {"crf": 23, "x264_preset": "ultrafast", "grid": 192},

@@ -32,6 +32,23 @@ from avatar.errors import AvatarError, ModelError
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "GROUPS",
+    "REGISTRY",
+    "LicenseNotAcceptedError",
+    "MissingWeightsError",
+    "WeightSpec",
+    "cache_dir",
+    "cached_path",
+    "download",
+    "get_spec",
+    "is_offline",
+    "resolve",
+    "sha256_file",
+    "status",
+    "verify",
+]
+
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
 

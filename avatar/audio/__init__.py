@@ -11,10 +11,19 @@ from avatar.audio.decode import (
 )
 from avatar.audio.speech import SAMPLE_RATE, Speech
 
+
+def interval_log_rms(samples, sample_rate: int, fps: float, n_frames: int):
+    """ln(RMS) of the voice per video frame: the lip-sync reference (SciPy loads on use)."""
+    from avatar.audio.features import interval_log_rms as _interval_log_rms
+
+    return _interval_log_rms(samples, sample_rate, fps, n_frames)
+
+
 __all__ = [
     "SAMPLE_RATE",
     "SILENCE_LUFS",
     "Speech",
+    "interval_log_rms",
     "load_audio",
     "load_voiceover",
     "measure_loudness",

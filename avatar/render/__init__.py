@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from avatar.render.warp_renderer import WarpRenderer
 
-__all__ = ["WarpRenderer"]
+__all__ = ["WarpRenderer", "neural_unavailable"]
+
+
+def neural_unavailable() -> str | None:
+    """Why the photoreal (LivePortrait) renderer cannot run here, or None when it can."""
+    from avatar.render.neural_renderer import neural_unavailable as _neural_unavailable
+
+    return _neural_unavailable()
 
 
 def __getattr__(name: str):

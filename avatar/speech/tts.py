@@ -19,6 +19,8 @@ from avatar.audio.speech import SAMPLE_RATE, Speech
 from avatar.errors import AvatarError
 from avatar.speech import VisemeTrack
 
+__all__ = ["TTSResult", "Voice", "is_available", "list_voices", "synthesize", "voice_for"]
+
 INSTALL_HINT = "apt-get install espeak-ng"
 DEFAULT_VOICE = "en-us"
 #: Texts longer than this are synthesised in pieces of whole sentences.

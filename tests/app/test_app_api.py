@@ -63,7 +63,8 @@ def test_generate_returns_a_playable_mp4_of_the_audio_duration(client):
         api_name="/generate",
     )
     _assert_valid_mp4(video, 7.2321875, size=(512, 512))
-    assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
+    with Image.open(plot) as picture:  # the motion plot comes as a PNG file
+        assert picture.format == "PNG" and picture.size == (800, 540)
     assert summary.startswith("**Done:** 512×512, 181 frames at 25 fps")
 
 

@@ -77,11 +77,11 @@ def test_four_concurrent_requests_all_complete(app_server, bad_inputs):
         videos.add(Path(video).read_bytes())
     assert len(videos) == 4  # four different videos, none mixed up or shared
     print(f"4 concurrent requests in {wall:.1f} s")
-    # Each request's folder holds its finished video only: no temporary files are left.
+    # Each request's folder holds its finished video and plot only: no temporary files.
     new = [p for p in root.glob("job-*") if p.name not in before]
     assert len(new) == 4
     for job in new:
-        assert [p.suffix for p in job.iterdir()] == [".mp4"], list(job.iterdir())
+        assert sorted(p.suffix for p in job.iterdir()) == [".mp4", ".png"], list(job.iterdir())
 
 
 @pytest.fixture(scope="module")
