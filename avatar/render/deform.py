@@ -23,6 +23,8 @@ LIP_RAISE_MAX = 0.06
 LIP_DEPRESS_MAX = 0.06
 SPREAD_MAX = 0.07
 PUCKER_MAX = 0.09
+PUCKER_PART = 0.012  # IOD each lip moves apart at the middle in a full pucker with the jaw open
+PUCKER_PART_JAW = 0.2  # jaw opening from which rounded lips part fully (closed jaw: they meet)
 SMILE_OUT = 0.06
 SMILE_UP = 0.055
 BROW_MAX = 0.085
@@ -41,6 +43,7 @@ BASES = (
     "jaw_open",
     "spread",
     "pucker",
+    "pucker_part",
     "upper_lip_raise",
     "lower_lip_depress",
     "smile",
@@ -280,7 +283,12 @@ class FaceDeformer:
         return self._horizontal(SPREAD_MAX, 0.0, 0.0, 0.4)
 
     def _basis_pucker(self) -> np.ndarray:
-        return self._horizontal(-PUCKER_MAX, 0.0, 0.012, 0.35)
+        return self._horizontal(-PUCKER_MAX, 0.0, 0.0, 0.35)
+
+    def _basis_pucker_part(self) -> np.ndarray:
+        """Rounded lips parting at the middle ("oo"); only as far as the jaw is open, so a
+        p/b/m closure after a rounded vowel ("room") keeps the lips together."""
+        return self._horizontal(0.0, 0.0, PUCKER_PART, 0.35)
 
     def _basis_smile(self) -> np.ndarray:
         return self._horizontal(SMILE_OUT, -SMILE_UP, 0.0, 0.55)
@@ -422,11 +430,13 @@ class FaceDeformer:
     def coefficients(self, frame: np.ndarray) -> np.ndarray:
         c = CHANNEL_INDEX
         spread = float(frame[c["lip_spread"]])
+        jaw = float(frame[c["jaw_open"]])
         return np.array(
             [
-                max(0.0, float(frame[c["jaw_open"]]) - self.rest_jaw),
+                max(0.0, jaw - self.rest_jaw),
                 max(0.0, spread),
                 max(0.0, -spread),
+                max(0.0, -spread) * _smooth(max(0.0, jaw) / PUCKER_PART_JAW),
                 float(frame[c["upper_lip_raise"]]),
                 float(frame[c["lower_lip_depress"]]),
                 float(frame[c["smile"]]),
