@@ -52,7 +52,9 @@ from avatar.webapp.handlers import WebApp  # noqa: E402
 log = logging.getLogger("avatar.app")
 
 APP = WebApp(rigs=RIGS, warm_up=WARM_UP)
-generate = gpu(APP.generate)  # on ZeroGPU hardware the render gets a GPU
+# On ZeroGPU hardware the renders get a GPU (the example's too).
+generate = gpu(APP.generate)
+generate_example = gpu(APP.generate_example)
 os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(APP.workdirs.root / "examples-cache"))
 
 CSS = """
@@ -227,7 +229,7 @@ def build_demo() -> gr.Blocks:
                 examples,
                 inputs=[image, audio],
                 outputs=outputs,
-                fn=APP.generate_example,
+                fn=generate_example,
                 cache_examples=True,
                 cache_mode="lazy",
                 label="Example (made on first click, then cached)",
