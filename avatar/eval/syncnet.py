@@ -34,7 +34,6 @@ does not grow with the video's length.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import subprocess
@@ -108,11 +107,9 @@ def fetch_command(entry: WeightsEntry = SYNCNET_WEIGHTS) -> str:
 
 
 def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from avatar.weights import sha256_file
+
+    return sha256_file(path)
 
 
 def resolve_syncnet_weights(

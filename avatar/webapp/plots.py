@@ -49,14 +49,7 @@ def motion_figure(motion, envelope: np.ndarray | None = None):
     ax.plot(t, mouth, color="#d35400", lw=1.4, label="mouth opening")
     ax.set_ylim(0, 1.05)
     ax.set_title(title, fontsize=10, loc="left")
-    ax.legend(
-        loc="lower right",
-        bbox_to_anchor=(1.0, 1.0),
-        borderaxespad=0.1,
-        fontsize=8,
-        frameon=False,
-        ncol=2,
-    )
+    _legend_above(ax, ncol=2)
 
     ax = axes[1]
     blink = (np.asarray(motion["blink_left"]) + np.asarray(motion["blink_right"])) / 2.0
@@ -72,14 +65,7 @@ def motion_figure(motion, envelope: np.ndarray | None = None):
         ax.plot(t, motion[name], color=colour, lw=1.2, label=name)
     ax.axhline(0, color="#bbbbbb", lw=0.6)
     ax.set_title("Head pose (degrees)", fontsize=10, loc="left")
-    ax.legend(
-        loc="lower right",
-        bbox_to_anchor=(1.0, 1.0),
-        borderaxespad=0.1,
-        fontsize=8,
-        frameon=False,
-        ncol=3,
-    )
+    _legend_above(ax, ncol=3)
     ax.set_xlabel("time (s)")
     ax.set_xlim(0, max(t[-1] if n else 1.0, 1.0 / fps))
     for a in axes:
@@ -87,6 +73,18 @@ def motion_figure(motion, envelope: np.ndarray | None = None):
         for side in ("top", "right"):
             a.spines[side].set_visible(False)
     return fig
+
+
+def _legend_above(ax, ncol: int) -> None:
+    """A small frameless legend above the panel's right end, clear of the curves."""
+    ax.legend(
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        borderaxespad=0.1,
+        fontsize=8,
+        frameon=False,
+        ncol=ncol,
+    )
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:

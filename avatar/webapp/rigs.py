@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
 from avatar.errors import ImageError
+from avatar.weights import sha256_file
 
 
 def file_digest(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The cache key of a photo: its content's sha256 (the same photo under any name)."""
+    return sha256_file(path)
 
 
 class RigCache:
