@@ -5,7 +5,8 @@ Tokens are the frames of one window, preceded by a prefix of already generated
 matrix is projected and passed through a width-5 temporal convolution (each
 frame sees its audio ±2 frames, as FLOAT's local attention does) and added to
 that frame's token, so lips and nods stay locked to their own audio while
-self-attention shapes the longer head movements. The diffusion time is added
+self-attention shapes the longer head movements (xformers' memory-efficient
+attention on a GPU that has it, PyTorch's SDPA elsewhere). The diffusion time is added
 to every token and modulates the output norm. A learned null embedding
 replaces the audio for classifier-free guidance. Per-channel mean/std of the
 training motion live in the config, so a saved folder is self-contained.
@@ -19,6 +20,8 @@ import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
+
+from avatar.motion.diffusion.attention import DenoiserBlocks
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -69,10 +72,9 @@ class MotionDenoiser(ModelMixin, ConfigMixin):
         self.no_prefix = nn.Parameter(torch.zeros(prefix, d))
         self.pos = nn.Parameter(torch.randn(prefix + window, d) * 0.02)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
-        layer = nn.TransformerEncoderLayer(
-            d, n_heads, ff_mult * d, dropout, activation="gelu", batch_first=True, norm_first=True
-        )
-        self.blocks = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        # Pre-norm GELU layers keyed like nn.TransformerEncoder; attention goes through
+        # xformers on a GPU that has it, else PyTorch's scaled-dot-product attention.
+        self.blocks = DenoiserBlocks(d, n_heads, ff_mult * d, dropout, n_layers)
         self.out_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.out_mod = nn.Linear(d, 2 * d)
         self.out = nn.Linear(d, n_channels)
