@@ -194,6 +194,7 @@ def build_demo() -> gr.Blocks:
                         info=APP.wav2lip.reason,
                         interactive=APP.wav2lip.available,
                     )
+                    gr.Markdown(APP.server_report, elem_id="server-info")
                 with gr.Row(elem_id="generate-row"):
                     go = gr.Button("Generate video", variant="primary", scale=3, elem_id="generate")
                     stop = gr.Button("Cancel", variant="stop", scale=1, elem_id="cancel")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -210,6 +211,17 @@ def cmd_voices(args: argparse.Namespace) -> int:
 
     for v in list_voices():
         print(f"{v.name:<24} {v.description}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from avatar.system import capabilities, format_capabilities
+
+    items = capabilities()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(c) for c in items], indent=2))
+    else:
+        print(format_capabilities(items))
     return 0
 
 
@@ -426,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     vo = sub.add_parser("voices", help="list the espeak-ng voices for --voice")
     vo.set_defaults(func=cmd_voices)
+
+    info = sub.add_parser(
+        "info", help="what this install uses: PyTorch build, GPU, xformers, models"
+    )
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_info)
 
     ev = sub.add_parser("eval", help="measure lip sync, blinks, head motion and container facts")
     ev.add_argument("video", nargs="?", default=None)

@@ -26,6 +26,7 @@ from avatar.webapp.status import (
     find_tts,
     motion_status,
     neural_status,
+    server_report,
     voice_names,
     wav2lip_status,
 )
@@ -59,6 +60,8 @@ class WebApp:
         self.wav2lip = wav2lip_status()
         self.neural = neural_status()  # the photoreal renderer: CUDA and the LivePortrait weights
         self.motion = motion_status()
+        #: One line for the Settings: PyTorch's build, the GPU, xformers (``avatar info``).
+        self.server_report = server_report()
 
     # ----------------------------------------------------------------- inputs
 

@@ -93,3 +93,14 @@ def voice_names() -> list[str]:
     from avatar.speech.tts import is_available, list_voices
 
     return [v.name for v in list_voices()] if is_available() else []
+
+
+def server_report() -> str:
+    """Markdown line: what this server computes on (PyTorch build, GPU, xformers)."""
+    from avatar.system import capabilities
+
+    shown = ("PyTorch", "CUDA GPU", "xformers")
+    parts = [
+        f"{c.name}: {c.detail if c.active else 'no'}" for c in capabilities() if c.name in shown
+    ]
+    return "**This server:** " + " · ".join(parts) + " (`avatar info` lists everything)."

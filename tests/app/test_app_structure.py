@@ -23,6 +23,7 @@ PUBLIC_MODULES = {
     "avatar.settings",
     "avatar.speech",
     "avatar.speech.tts",
+    "avatar.system",
     "avatar.weights",
     "pipelines",
 }
