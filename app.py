@@ -287,7 +287,7 @@ def build_demo() -> gr.Blocks:
             scroll_to_output=True,
             show_progress_on=video,
         )
-        stop.click(APP.cancel, None, None, cancels=[run], **private)
+        stop.click(APP.cancel, None, summary, cancels=[run], **private)
     return demo
 
 

@@ -113,7 +113,8 @@ def test_script_to_video_follows_the_phone_timings(tmp_path, monkeypatch):
     at = lambda t: z[min(len(z) - 1, int(t * FPS))]  # noqa: E731
     segs = spoken.phones.segments
     closed = [at(s.centre) <= 0.1 for s in segs if s.phone in BILABIALS]
-    opened = [at(s.centre) >= 0.5 for s in segs if s.phone in OPEN_VOWELS]
+    # A reduced vowel (schwa, "a" in "a map") is an AH in ARPAbet but mid-central, not open.
+    opened = [at(s.centre) >= 0.5 for s in segs if s.phone in OPEN_VOWELS and not s.reduced]
     assert len(closed) >= 15 and len(opened) >= 15
     assert np.mean(closed) >= 0.9, (np.mean(closed), len(closed))
     assert np.mean(opened) >= 0.9, (np.mean(opened), len(opened))

@@ -36,7 +36,9 @@ def sentence_clip():
         speech, track = espeak_synth(text)
         pieces += [speech.samples, gap]
         for s in track.segments:
-            segments.append((s.phone, s.centre + offset))
+            # a reduced vowel (schwa) is an AH in ARPAbet but mid-central, not an open vowel
+            phone = "schwa" if s.reduced else s.phone
+            segments.append((phone, s.centre + offset))
             track_segments.append(
                 dataclasses.replace(s, start=s.start + offset, end=s.end + offset)
             )

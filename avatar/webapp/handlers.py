@@ -95,7 +95,11 @@ class WebApp:
     # ----------------------------------------------------------------- generation
 
     def cancel(self, request: gr.Request):
-        self.cancel_flags.request(request.session_hash if request else None)
+        """Stop this visitor's render. The summary says so at once: gradio may drop the
+        render's own last answer when it cancels the event first."""
+        if self.cancel_flags.request(request.session_hash if request else None):
+            return CANCELLED_SUMMARY
+        return gr.skip()  # nothing was running: leave the page as it is
 
     def generate(
         self,
@@ -119,7 +123,7 @@ class WebApp:
     ):
         """Make a talking-head video from a portrait photo and a voice-over."""
         session = request.session_hash if request else None
-        self.cancel_flags.clear(session)
+        self.cancel_flags.start(session)
         try:
             settings = build_settings(
                 preset=preset,
@@ -153,6 +157,8 @@ class WebApp:
             return None, None, CANCELLED_SUMMARY
         except Exception as exc:  # noqa: BLE001 - every failure is one sentence on the page
             raise to_gr_error(exc) from None
+        finally:
+            self.cancel_flags.finish(session)
         return str(result.video_path), str(result.plot_path), result.summary
 
     def generate_example(self, image, audio):

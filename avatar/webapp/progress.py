@@ -20,16 +20,35 @@ STAGE_WEIGHTS = {
 
 
 class CancelFlags:
-    """Per-session cancel requests from the Cancel button (thread-safe)."""
+    """Per-session renders in progress and cancel requests from the Cancel button
+    (thread-safe)."""
 
     def __init__(self) -> None:
         self._set: set[str] = set()
+        self._running: set[str] = set()
         self._lock = threading.Lock()
 
-    def request(self, session: str | None) -> None:
+    def start(self, session: str | None) -> None:
+        """A render begins for ``session``: any earlier cancel request is forgotten."""
         if session:
             with self._lock:
-                self._set.add(session)
+                self._set.discard(session)
+                self._running.add(session)
+
+    def finish(self, session: str | None) -> None:
+        if session:
+            with self._lock:
+                self._running.discard(session)
+
+    def request(self, session: str | None) -> bool:
+        """Ask ``session``'s render to stop; False when it has none running."""
+        if not session:
+            return False
+        with self._lock:
+            if session not in self._running:
+                return False
+            self._set.add(session)
+            return True
 
     def clear(self, session: str | None) -> None:
         if session:

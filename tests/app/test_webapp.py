@@ -361,11 +361,17 @@ def test_progress_reporter_raises_cancelled():
     flags = progress.CancelFlags()
     report = progress.ProgressReporter(None, lambda: flags.is_set("abc"))
     report("face", 0.5)
-    flags.request("abc")
+    assert not flags.request("abc")  # nothing running for that session: nothing to cancel
+    assert not flags.is_set("abc")
+    flags.start("abc")
+    assert flags.request("abc")
     with pytest.raises(messages.Cancelled):
         report("render", 0.1)
     flags.clear("abc")
     report("render", 0.2)
+    flags.finish("abc")
+    flags.start("abc")  # a new render forgets an old request
+    assert not flags.is_set("abc")
     assert not flags.is_set(None)
 
 
