@@ -101,6 +101,8 @@ def server_report() -> str:
 
     shown = ("PyTorch", "CUDA GPU", "xformers")
     parts = [
-        f"{c.name}: {c.detail if c.active else 'no'}" for c in capabilities() if c.name in shown
+        f"{c.name}: {c.detail if c.active else 'not in use'}"
+        for c in capabilities()
+        if c.name in shown
     ]
-    return "**This server:** " + " · ".join(parts) + " (`avatar info` lists everything)."
+    return "**This server:** " + " · ".join(parts) + ". `avatar info` lists everything."

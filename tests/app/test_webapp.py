@@ -586,3 +586,11 @@ def test_readme_is_a_gradio_space_card():
     gr = pytest.importorskip("gradio")
     assert fields["sdk_version"].split(".")[0] == gr.__version__.split(".")[0]
     assert "## Web app" in text and 'api_name="/generate"' in text
+
+
+def test_the_server_line_names_pytorch_the_gpu_and_xformers():
+    from avatar.webapp.status import server_report
+
+    line = server_report()
+    assert line.startswith("**This server:** PyTorch: ") and "\n" not in line
+    assert "CUDA GPU: " in line and "xformers: " in line
