@@ -68,7 +68,8 @@ def capabilities() -> list[Capability]:
     torch_line, gpu, cuda = _torch()
     motion = diffusion_unavailable()
     neural = neural_unavailable()
-    found = [
+    tts = is_available()
+    return [
         torch_line,
         gpu,
         _xformers(cuda),
@@ -77,13 +78,8 @@ def capabilities() -> list[Capability]:
         ),
         Capability("Photoreal renderer", neural is None, neural or "LivePortrait on the GPU"),
         Capability("Wav2Lip refinement", *_wav2lip()),
-        Capability(
-            "Text to speech",
-            is_available(),
-            "espeak-ng" if is_available() else "espeak-ng is not installed",
-        ),
+        Capability("Text to speech", tts, "espeak-ng" if tts else "espeak-ng is not installed"),
     ]
-    return found
 
 
 def _wav2lip() -> tuple[bool, str]:

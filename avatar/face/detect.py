@@ -27,7 +27,7 @@ from avatar.errors import (
     FaceTooSmallError,
 )
 from avatar.face.image import load_image
-from avatar.face.rig import FaceRig
+from avatar.face.rig import FaceRig, outside_picture
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def analyze_portrait(
             "A face was detected but its features could not be located; "
             "use a sharper, front-facing photo."
         )
-    cut = outside_share(lm, rgb.shape)
+    cut = float(outside_picture(lm, rgb.shape).mean())
     if cut > MAX_CUT:
         raise FaceCutError(
             f"The face is cut by the photo's edge ({cut:.0%} of it is outside); {CUT_ADVICE}."
@@ -253,14 +253,6 @@ def analyze_portrait(
         roll=roll,
         notices=notices,
     )
-
-
-def outside_share(landmarks: np.ndarray, shape) -> float:
-    """Share of the face-mesh landmarks that lie outside an image of ``shape``."""
-    h, w = shape[:2]
-    xy = landmarks[:468, :2]
-    outside = (xy[:, 0] < 0) | (xy[:, 0] > w - 1) | (xy[:, 1] < 0) | (xy[:, 1] > h - 1)
-    return float(outside.mean())
 
 
 def _touches_edge(box: tuple[int, int, int, int], shape) -> bool:

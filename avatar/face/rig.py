@@ -73,3 +73,10 @@ class FaceRig:
         x0 = int(round(cx - side / 2))
         y0 = int(round(cy - side / 2))
         return x0, y0, x0 + int(round(side)), y0 + int(round(side))
+
+
+def outside_picture(xy: np.ndarray, shape) -> np.ndarray:
+    """Which of the face-mesh landmarks ``xy`` (N, 2+) lie outside a picture of ``shape``."""
+    h, w = shape[:2]
+    mesh = np.asarray(xy)[: R.N_MESH, :2]
+    return (mesh[:, 0] < 0) | (mesh[:, 0] > w - 1) | (mesh[:, 1] < 0) | (mesh[:, 1] > h - 1)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from avatar.face import regions as R
-from avatar.face.rig import FaceRig
+from avatar.face.rig import FaceRig, outside_picture
 from avatar.motion.types import CHANNEL_INDEX
 from avatar.render.deform import FaceDeformer
 from avatar.render.eyelid import EyelidCover
@@ -324,13 +324,11 @@ def edge_padding(shape, xy: np.ndarray) -> tuple[int, int, int, int]:
         lo, hi = pts.min(0), pts.max(0)
         return np.array([lo[1], h - 1 - hi[1], lo[0], w - 1 - hi[0]])
 
-    mesh = xy[: R.N_MESH]
-    outside = (mesh[:, 0] < 0) | (mesh[:, 0] > w - 1) | (mesh[:, 1] < 0) | (mesh[:, 1] > h - 1)
     near = room(xy[FEATURES]).min() < EDGE_NEAR[0] + EDGE_NEAR[1] * iod
-    if not near and outside.mean() <= EDGE_OUTSIDE:
+    if not near and outside_picture(xy, shape).mean() <= EDGE_OUTSIDE:
         return 0, 0, 0, 0
     keep = EDGE_KEEP[0] + EDGE_KEEP[1] * iod
-    top, bottom, left, right = (max(0, int(math.ceil(keep - r))) for r in room(mesh))
+    top, bottom, left, right = (max(0, int(math.ceil(keep - r))) for r in room(xy[: R.N_MESH]))
     return top, bottom, left, right
 
 

@@ -59,13 +59,18 @@ def test_a_face_cut_by_the_edge_renders_every_frame(luciano_rig, cut, size):
     rest = r.render(FRAMES[0]).copy()
     # at rest the picture is the photo: the padding never shows
     assert np.abs(rest.astype(int) - r.canvas.astype(int)).max() <= 2
+    face = r.rest_landmarks[:468]
+    yy, xx = np.mgrid[: rest.shape[0], : rest.shape[1]]
+    # as for a whole face, motion has faded out two face widths from its centre
+    far = np.hypot(xx - face[:, 0].mean(), yy - face[:, 1].mean()) > 2.2 * np.ptp(face[:, 0])
     for f in FRAMES[1:]:
         out = r.render(f)
         assert out.shape == (*expected[::-1], 3)
         assert np.isfinite(r.last_landmarks).all()
         assert r.last_folds <= 2, (cut, size, r.last_folds)
-        # something moved, and far from the face nothing did
-        assert np.abs(out.astype(int) - rest.astype(int)).max() > 20
+        change = np.abs(out.astype(int) - rest.astype(int))
+        assert change.max() > 20  # the face moved
+        assert not far.any() or change[far].max() <= 8, change[far].max()
 
 
 def test_the_open_mouth_is_dark_on_a_face_cut_through_one_eye(luciano_rig):
@@ -73,13 +78,11 @@ def test_the_open_mouth_is_dark_on_a_face_cut_through_one_eye(luciano_rig):
     rig = _cut(luciano_rig, x0=int(xy[[33, 133], 0].mean()))
     r = WarpRenderer(rig, size=512)
     rest = r.render(frame()).copy()
-    lm = r.rest_landmarks
     out = r.render(frame(jaw_open=1.0))
     mouth = r.last_landmarks[[13, 14]].mean(0)
     x, y = int(mouth[0]), int(mouth[1])
     lum = lambda im: im[y - 2 : y + 3, x - 2 : x + 3].astype(float).mean()  # noqa: E731
     assert lum(out) < lum(rest) - 40, (lum(out), lum(rest))
-    assert np.all(np.isfinite(lm))
 
 
 def test_a_turn_toward_the_cut_side_is_kept_small(luciano_rig):
