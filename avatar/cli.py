@@ -82,6 +82,13 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
         help="a local Wav2Lip .pth file instead of the download (implies --refine wav2lip)",
     )
     p.add_argument(
+        "--wav2lip-boxes",
+        choices=["landmarks", "sfd"],
+        default=None,
+        help="the Wav2Lip crop: our landmarks (default) or face-alignment's S3FD detector, "
+        'whose boxes Wav2Lip was trained on (pip install -e ".[fan]"; downloads on first use)',
+    )
+    p.add_argument(
         "--renderer",
         choices=["warp", "neural"],
         default="warp",
@@ -114,6 +121,7 @@ def _settings_from(args: argparse.Namespace):
         overwrite=args.overwrite,
         refine=getattr(args, "refine", None),
         wav2lip_checkpoint=getattr(args, "wav2lip_checkpoint", None),
+        wav2lip_boxes=getattr(args, "wav2lip_boxes", None) or "landmarks",
         renderer=getattr(args, "renderer", None) or "warp",
         liveportrait_dir=getattr(args, "liveportrait_dir", None),
         label=getattr(args, "label", False),
@@ -256,6 +264,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             syncnet_weights=args.syncnet_weights,
             download_weights=args.lse,
             lse=not args.no_lse,
+            tracker=args.tracker,
         )
         for v in videos
     ]
@@ -319,7 +328,10 @@ def cmd_weights(args: argparse.Namespace) -> int:
             state = "downloaded" if r["downloaded"] else "missing"
             print(f"{r['name']:<24} {state:<11} {r['size']:<12} {r['license']:<42} {r['used_by']}")
         print(f"cache: {weights.cache_dir()}; groups: {', '.join(weights.GROUPS)}")
+        _list_face_alignment()
         return 0
+    if FACE_ALIGNMENT in args.names:
+        return _face_alignment_weights(args)
     if args.action == "path" and args.names == ["liveportrait"]:
         print(weights.liveportrait_dir())  # the folder the neural renderer loads
         return 0
@@ -352,6 +364,42 @@ def cmd_weights(args: argparse.Namespace) -> int:
                 progress=not args.quiet,
             )
             print(f"{name}: {path}")
+    return 0
+
+
+FACE_ALIGNMENT = "face-alignment"
+
+
+def _list_face_alignment() -> None:
+    """face-alignment's own downloads (torch.hub's folder, not the Hugging Face cache)."""
+    try:
+        from avatar.face import fan
+
+        rows = fan.weights_status()
+    except ImportError:  # no PyTorch: face-alignment cannot be used either
+        return
+    for r in rows:
+        state = "downloaded" if r["cached"] else "missing"
+        size = f"{r['size'] / 1e6:.1f} MB" if r["size"] else "-"
+        print(
+            f"{FACE_ALIGNMENT:<24} {state:<11} {size:<12} {'BSD-3-Clause (face-alignment)':<42} "
+            f"{r['title']}: --wav2lip-boxes sfd, avatar eval --tracker fan"
+        )
+    print(f"face-alignment's own folder: {fan.weights_dir()}")
+
+
+def _face_alignment_weights(args: argparse.Namespace) -> int:
+    """`avatar weights download|verify|path face-alignment`: face-alignment's own mechanism."""
+    from avatar.face import fan
+
+    if args.names != [FACE_ALIGNMENT]:
+        raise AvatarError(f"Name {FACE_ALIGNMENT} on its own: its files are not on the Hub.")
+    if args.action == "path":
+        print(fan.weights_dir())
+        return 0
+    paths = fan.download_weights() if args.action == "download" else fan.verify_weights()
+    for path in paths:
+        print(f"{FACE_ALIGNMENT}: ok, sha256 prefix matches ({path})")
     return 0
 
 
@@ -465,6 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--lse", action="store_true", help="download the SyncNet weights if they are missing"
     )
     ev.add_argument("--no-lse", action="store_true", help="skip LSE-D/LSE-C")
+    ev.add_argument(
+        "--tracker",
+        choices=["mediapipe", "fan"],
+        default="mediapipe",
+        help="landmarks to measure with: MediaPipe FaceMesh (default) or face-alignment's "
+        '68-point FAN (pip install -e ".[fan]"; downloads its weights on first use)',
+    )
     ev.add_argument(
         "--audio", default=None, help="audio to compare with (default: the video's own)"
     )

@@ -47,6 +47,8 @@ class GenerationSettings:
     overwrite: bool = True
     refine: str | None = None  # None, "wav2lip" or "wav2lip_gan": the Wav2Lip mouth pass
     wav2lip_checkpoint: str | None = None  # a local Wav2Lip file instead of the download
+    #: the Wav2Lip crop: "landmarks" (ours) or "sfd" (face-alignment's S3FD, as trained)
+    wav2lip_boxes: str = "landmarks"
     label: bool = False  # a visible "AI-generated" label (the metadata always says so)
     label_position: str = "bottom-right"  # top-left, top-right, bottom-left, bottom-right
     label_size: float = 0.05  # text height as a fraction of the frame height
@@ -88,6 +90,10 @@ class GenerationSettings:
         if self.refine is not None and self.refine not in ("wav2lip", "wav2lip_gan"):
             raise AvatarError(
                 f"Unknown refinement '{self.refine}'; available: wav2lip, wav2lip_gan."
+            )
+        if self.wav2lip_boxes not in ("landmarks", "sfd"):
+            raise AvatarError(
+                f"Unknown Wav2Lip face boxes '{self.wav2lip_boxes}'; available: landmarks, sfd."
             )
 
         from avatar.video.label import POSITIONS

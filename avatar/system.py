@@ -78,6 +78,8 @@ def capabilities() -> list[Capability]:
         ),
         Capability("Photoreal renderer", neural is None, neural or "LivePortrait on the GPU"),
         Capability("Wav2Lip refinement", *_wav2lip()),
+        Capability("face-alignment", *_face_alignment()),
+        Capability("librosa", *_librosa()),
         Capability("Text to speech", tts, "espeak-ng" if tts else "espeak-ng is not installed"),
     ]
 
@@ -93,6 +95,26 @@ def _wav2lip() -> tuple[bool, str]:
             continue
         return True, f"{kind} weights downloaded"
     return False, "no weights downloaded (avatar weights download wav2lip_gan)"
+
+
+def _face_alignment() -> tuple[bool, str]:
+    """Installed and with its weights: SFD boxes and FAN landmarks can run now."""
+    version = _version("face-alignment")
+    if version is None:
+        return False, 'not installed: MediaPipe does all landmarks (pip install -e ".[fan]")'
+    from avatar.face.fan import DOWNLOAD_COMMAND, missing_weights
+
+    missing = missing_weights()
+    if missing:
+        return False, f"{version}, weights download on first use ({DOWNLOAD_COMMAND})"
+    return True, f"{version}: --wav2lip-boxes sfd, avatar eval --tracker fan"
+
+
+def _librosa() -> tuple[bool, str]:
+    version = _version("librosa")
+    if version is None:
+        return False, 'not installed: needed by Wav2Lip refinement (pip install -e ".[refine]")'
+    return True, f"{version}: the Wav2Lip mel filters"
 
 
 def format_capabilities(items: list[Capability]) -> str:

@@ -79,7 +79,13 @@ class DubbingPipeline:
 
         report("refine", 0.0)
         t = time.perf_counter()
-        refiner = create_refiner(kind, speech.samples, fps, checkpoint=s.wav2lip_checkpoint)
+        refiner = create_refiner(
+            kind,
+            speech.samples,
+            fps,
+            checkpoint=s.wav2lip_checkpoint,
+            face_boxes=s.wav2lip_boxes,
+        )
         timings["refine_load"] = time.perf_counter() - t
         report("refine", 1.0)
 

@@ -186,12 +186,21 @@ class TalkingPortraitPipeline:
         report("motion", 1.0)
 
         refiner = None
+        if s.wav2lip_boxes != "landmarks" and not s.refine:
+            notices.append(
+                f"--wav2lip-boxes {s.wav2lip_boxes} chooses the Wav2Lip pass's crop; without "
+                "--refine there is no such pass, so it changes nothing."
+            )
         if s.refine:
             t = stage("refine")
             from avatar.refine import create_refiner
 
             refiner = create_refiner(
-                s.refine, speech.samples, s.fps, checkpoint=s.wav2lip_checkpoint
+                s.refine,
+                speech.samples,
+                s.fps,
+                checkpoint=s.wav2lip_checkpoint,
+                face_boxes=s.wav2lip_boxes,
             )
             timings["refine_load"] = time.perf_counter() - t
             report("refine", 1.0)

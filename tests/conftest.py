@@ -40,3 +40,39 @@ def luciano_rig():
     from avatar.face import analyze_portrait
 
     return analyze_portrait(shared("portraits/cc0_codait_luciano.png"))
+
+
+def _no_download(*args, **kwargs):
+    raise AssertionError(f"a download was attempted: {args[:1]}")
+
+
+@pytest.fixture(scope="session")
+def face_alignment_weights(tmp_path_factory):
+    """A torch.hub home holding face-alignment's real S3FD and FAN-4 networks with random
+    weights, under the names its first-use download gives them."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("face_alignment")
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+    from face_alignment.models import FAN
+
+    from avatar.face.fan import WEIGHT_FILES
+
+    home = tmp_path_factory.mktemp("torch_home")
+    folder = home / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(s3fd().state_dict(), folder / WEIGHT_FILES["S3FD face detector"])
+    torch.save(FAN(4).state_dict(), folder / WEIGHT_FILES["2D FAN-4 landmarks"])
+    return home
+
+
+@pytest.fixture
+def face_alignment_hub(face_alignment_weights, monkeypatch):
+    """face-alignment pointed at the random weights; any download attempt fails the test."""
+    import face_alignment.utils
+    import torch.hub
+
+    monkeypatch.setenv("TORCH_HOME", str(face_alignment_weights))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", _no_download)
+    monkeypatch.setattr(face_alignment.utils, "download_url_to_file", _no_download)
+    return face_alignment_weights

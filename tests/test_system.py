@@ -60,3 +60,12 @@ def test_requirements_gpu_adds_a_cuda_torch_of_the_tested_release_and_xformers()
     tested = re.search(r'"torch==([\d.]+)"', pyproject).group(1)
     assert torch_pin == f"torch=={tested}+{cuda_tag}"  # the release the tests run
     assert any(ln.startswith("xformers") for ln in lines)
+
+
+def test_requirements_gpu_holds_opencv_python_to_mediapipes_opencv_release():
+    """face-alignment asks for opencv-python; unpinned it would take a numpy-2 build."""
+    gpu = (REPO / "requirements-gpu.txt").read_text()
+    pyproject = (REPO / "pyproject.toml").read_text()
+    contrib = re.search(r'"opencv-contrib-python(>=[^"]+)"', pyproject).group(1)
+    assert re.search(rf"^opencv-python{re.escape(contrib)}$", gpu, re.M)
+    assert re.search(r"^face-alignment==", gpu, re.M)

@@ -139,7 +139,10 @@ def describe_photo(
 
 
 def describe_like_frames(
-    describer: FaceDescriber, rgb: np.ndarray, near: tuple[float, float] | None = None
+    describer: FaceDescriber,
+    rgb: np.ndarray,
+    near: tuple[float, float] | None = None,
+    tracker: str = "mediapipe",
 ):
     """Descriptor of the source photo taken exactly as video frames are: the tracker's
     face box, the same crop and scale to ``FACE_PX`` (None when the tracker finds no face).
@@ -149,7 +152,7 @@ def describe_like_frames(
     from avatar.eval.tracker import face_in_image
 
     img = np.asarray(rgb, dtype=np.uint8)
-    face = face_in_image(img, near=near)
+    face = face_in_image(img, near=near, tracker=tracker)
     if face is None:
         return None
     crop, box = _face_crop(img, face.center, face.face_width)
@@ -165,6 +168,7 @@ class IdentityMeter:
         fps: float,
         duration_s: float | None,
         near: tuple[float, float] | None = None,
+        tracker: str = "mediapipe",
     ) -> None:
         self.notes: list[str] = []
         self.distances: list[float] = []
@@ -174,7 +178,7 @@ class IdentityMeter:
         self.reference = None
         if self.skip is None:
             self.describer = FaceDescriber()
-            self.reference = describe_like_frames(self.describer, source_rgb, near)
+            self.reference = describe_like_frames(self.describer, source_rgb, near, tracker)
             if self.reference is None:
                 self.reference = describe_photo(self.describer, source_rgb, near)
                 if self.reference is not None:

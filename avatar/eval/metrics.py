@@ -67,6 +67,7 @@ class EvalReport:
     duration_s: float
     face_found_fraction: float
     tracker_fps: float
+    tracker: str = "mediapipe"  # the landmarker that measured the face (``--tracker``)
     # lip sync
     audio_source: str | None = None
     lipsync_r0: float = float("nan")
@@ -250,7 +251,8 @@ class EvalReport:
         head = (
             f"{Path(self.video).name}: {self.n_frames} frames, {self.fps:g} fps, "
             f"{self.width}x{self.height}, {self.duration_s:.2f} s "
-            f"(tracked at {self.tracker_fps:.0f} frames/s)"
+            f"(tracked{' by FAN, 68 points,' if self.tracker == 'fan' else ''} at "
+            f"{self.tracker_fps:.0f} frames/s)"
         )
         rows = [("metric", "value", "target", "")] + self.rows()
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -661,6 +663,7 @@ def evaluate_video(
     lse: bool = True,
     identity: bool = True,
     face_near: tuple[float, float] | None = None,
+    tracker: str = "mediapipe",
 ) -> EvalReport:
     """Measure lip sync, blinks, head motion, jitter, background and container of a video.
 
@@ -672,6 +675,8 @@ def evaluate_video(
     skips them). One streaming pass over the frames for everything but SyncNet, which
     decodes the video once more; memory does not grow with frame size or length.
     ``face_near`` (x, y pixels) chooses which face to follow in a multi-face video.
+    ``tracker="fan"`` measures with face-alignment's 68-point FAN instead of FaceMesh
+    (see :func:`avatar.eval.tracker.track_video`); the thresholds were set on FaceMesh.
     """
     from avatar.audio.speech import SAMPLE_RATE
 
@@ -681,7 +686,7 @@ def evaluate_video(
     meter = _BackgroundMeter(source) if source is not None else None
     flicker = _FlickerMeter()
     ident = (
-        _identity_meter(video_path, source, notes, face_near)
+        _identity_meter(video_path, source, notes, face_near, tracker)
         if identity and source is not None
         else None
     )
@@ -690,6 +695,7 @@ def evaluate_video(
         max_side=max_side,
         on_frame=_chain(meter, flicker, ident),
         face_near=face_near,
+        tracker=tracker,
     )
     n, fps = track.n_frames, track.fps
     if n < 2 or fps <= 0:
@@ -703,6 +709,7 @@ def evaluate_video(
         duration_s=n / fps,
         face_found_fraction=track.found_fraction,
         tracker_fps=track.processing_fps,
+        tracker=track.tracker,
         notes=notes,
         track=track if keep_track else None,
     )
@@ -812,6 +819,7 @@ def _identity_meter(
     source: np.ndarray,
     notes: list[str],
     face_near: tuple[float, float] | None = None,
+    tracker: str = "mediapipe",
 ):
     from avatar.eval.identity import IdentityMeter, unavailable_reason
 
@@ -828,7 +836,7 @@ def _identity_meter(
     except (ImportError, AvatarError):
         pass
     # face_near is in video pixels, the photo's own at native size (the usual case).
-    return IdentityMeter(source, fps or 25.0, duration, face_near)
+    return IdentityMeter(source, fps or 25.0, duration, face_near, tracker)
 
 
 def _add_lse(

@@ -290,7 +290,8 @@ def mel_filterbank(
 
     The band edges are equally spaced in mel from ``low_hz`` to Nyquist and snapped down
     to whole FFT bins; each triangle rises from its left edge bin (0) to its centre bin
-    (1) and falls to zero at its right edge bin.
+    (1) and falls to zero at its right edge bin. Not librosa's filters: those are
+    continuous triangles, and SyncNet was trained on these bin-snapped ones.
     """
     mels = np.linspace(_hz_to_mel(low_hz), _hz_to_mel(sample_rate / 2.0), n_filters + 2)
     edges = np.floor((nfft + 1) * _mel_to_hz(mels) / sample_rate).astype(np.int64)

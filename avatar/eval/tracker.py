@@ -81,19 +81,75 @@ _TEMPLATE: dict[int, tuple[float, float, float]] = {
     343: (0.1517, 0.1120, -0.0755),
 }
 _POSE_IDS = np.array(list(_TEMPLATE), dtype=np.int64)
-_POSE_MODEL = np.array([_TEMPLATE[i] for i in _POSE_IDS], dtype=np.float64)
 
 #: Landmarks whose frame-to-frame motion should be purely rigid (jitter measure).
 STABLE_IDS: tuple[int, ...] = (10, 151, 9, 168, 6, 197, 195, 4, 1, 33, 133, 362, 263, 98, 327, 2)
-_STABLE_POS = np.array([list(_TEMPLATE).index(i) for i in STABLE_IDS], dtype=np.int64)
 
-# Inner-lip pairs (upper, lower): centre and the two neighbours.
-_LIP_PAIRS = ((13, 14), (82, 87), (312, 317))
-# Eye-aspect-ratio points p1..p6 (outer corner, upper lid x2, inner corner, lower lid x2).
-_EYE_RIGHT = (33, 160, 158, 133, 153, 144)  # subject's right eye (image left)
-_EYE_LEFT = (263, 387, 385, 362, 380, 373)  # subject's left eye (image right)
-_OUTER_EYE_CORNERS = (33, 263)
-_NOSE_TIP, _CHIN = 1, 152
+# The 68-point scheme (iBUG 300-W, FAN's) point by point on the FaceMesh points it
+# corresponds to, for the points the measures use; the rigid template is shared, so a
+# pose from either tracker is on the same axes.
+_FAN_FROM_MESH = {
+    27: 168,
+    28: 197,
+    29: 5,
+    30: 4,
+    33: 2,  # nose bridge, tip and base (midline)
+    36: 33,
+    39: 133,
+    42: 362,
+    45: 263,  # eye corners
+}
+#: Trackers ``track_video(tracker=...)`` and ``avatar eval --tracker`` accept.
+TRACKERS = ("mediapipe", "fan")
+
+
+@dataclass(frozen=True)
+class LandmarkScheme:
+    """Which landmark indices each measure reads, for one landmarker's point layout."""
+
+    name: str
+    n_face: int  # points of the face itself (the bounding box and the centre)
+    lip_pairs: tuple[tuple[int, int], ...]  # inner lips (upper, lower): centre and neighbours
+    eye_right: tuple[int, ...]  # EAR points p1..p6 of the subject's right eye (image left)
+    eye_left: tuple[int, ...]
+    outer_eye_corners: tuple[int, int]
+    nose_tip: int
+    chin: int
+    pose_ids: tuple[int, ...]  # rigid points fitted to the template
+    pose_model: np.ndarray  # (len(pose_ids), 3) template coordinates
+    stable_ids: tuple[int, ...]  # rigid points for the jitter measure (a subset of pose_ids)
+
+    @property
+    def stable_pos(self) -> np.ndarray:
+        return np.array([self.pose_ids.index(i) for i in self.stable_ids], np.int64)
+
+
+MEDIAPIPE = LandmarkScheme(
+    name="mediapipe",
+    n_face=468,
+    lip_pairs=((13, 14), (82, 87), (312, 317)),
+    eye_right=(33, 160, 158, 133, 153, 144),
+    eye_left=(263, 387, 385, 362, 380, 373),
+    outer_eye_corners=(33, 263),
+    nose_tip=1,
+    chin=152,
+    pose_ids=tuple(int(i) for i in _POSE_IDS),
+    pose_model=np.array([_TEMPLATE[i] for i in _POSE_IDS], dtype=np.float64),
+    stable_ids=STABLE_IDS,
+)
+FAN68 = LandmarkScheme(
+    name="fan",
+    n_face=68,
+    lip_pairs=((62, 66), (61, 67), (63, 65)),
+    eye_right=(36, 37, 38, 39, 40, 41),
+    eye_left=(45, 44, 43, 42, 47, 46),
+    outer_eye_corners=(36, 45),
+    nose_tip=30,
+    chin=8,
+    pose_ids=tuple(_FAN_FROM_MESH),
+    pose_model=np.array([_TEMPLATE[m] for m in _FAN_FROM_MESH.values()], dtype=np.float64),
+    stable_ids=tuple(_FAN_FROM_MESH),
+)
 #: Faces FaceMesh looks for when ``track_video(face_near=...)`` must choose among several.
 MAX_FACES_NEAR = 6
 
@@ -130,6 +186,7 @@ class FaceTrack:
     processing_fps: float = float("nan")
     stable_ids: tuple[int, ...] = field(default=STABLE_IDS)
     face_height: np.ndarray | None = None  # landmark-box height in pixels (SyncNet crop)
+    tracker: str = "mediapipe"  # which landmarker measured it (TRACKERS)
 
     @property
     def n_frames(self) -> int:
@@ -197,7 +254,8 @@ def _line_of_sight(t: np.ndarray) -> np.ndarray:
 class _PoseFitter:
     """solvePnP of the rigid template, warm-started from the previous frame."""
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int, model: np.ndarray) -> None:
+        self.model = model
         f = float(max(width, height))
         self.camera = np.array([[f, 0, width / 2.0], [0, f, height / 2.0], [0, 0, 1]], np.float64)
         self.dist = np.zeros(4)
@@ -211,11 +269,11 @@ class _PoseFitter:
         img = np.ascontiguousarray(pts2d, dtype=np.float64)
         if self.rvec is None:
             ok, rvec, tvec = cv2.solvePnP(
-                _POSE_MODEL, img, self.camera, self.dist, flags=cv2.SOLVEPNP_SQPNP
+                self.model, img, self.camera, self.dist, flags=cv2.SOLVEPNP_SQPNP
             )
         else:
             ok, rvec, tvec = cv2.solvePnP(
-                _POSE_MODEL,
+                self.model,
                 img,
                 self.camera,
                 self.dist,
@@ -227,13 +285,13 @@ class _PoseFitter:
         if not ok or not np.all(np.isfinite(rvec)) or float(tvec[2, 0]) <= 0:
             self.reset()
             nan = float("nan")
-            return (nan, nan, nan), np.full((len(_POSE_IDS), 2), np.nan)
+            return (nan, nan, nan), np.full((len(self.model), 2), np.nan)
         self.rvec, self.tvec = rvec, tvec
         rot, _ = cv2.Rodrigues(rvec)
         # Measure relative to the line of sight, so that a face looking into the lens
         # reads (0, 0, 0) wherever it sits in the frame (and in any crop of it).
         rot = _line_of_sight(tvec.ravel()).T @ rot
-        proj, _ = cv2.projectPoints(_POSE_MODEL, rvec, tvec, self.camera, self.dist)
+        proj, _ = cv2.projectPoints(self.model, rvec, tvec, self.camera, self.dist)
         return rotation_to_angles(rot), proj.reshape(-1, 2)
 
 
@@ -264,39 +322,97 @@ def _new_face_mesh(max_faces: int = 1):  # -> mediapipe FaceMesh (no public type
     )
 
 
-def _chosen_face(faces, wh: np.ndarray, near: np.ndarray | None) -> np.ndarray:
-    """Landmarks (pixels) of the first face, or of the one nearest ``near``."""
-    cands = [np.array([(q.x, q.y) for q in f.landmark], np.float64) * wh for f in faces]
-    if near is None:
-        return cands[0]
-    return min(cands, key=lambda c: float(np.sum((c[:468].mean(axis=0) - near) ** 2)))
+class _MeshLandmarks:
+    """MediaPipe FaceMesh in video mode: (478, 2) original-frame pixels per frame."""
+
+    scheme = MEDIAPIPE
+
+    def __init__(self, choose_near: bool) -> None:
+        self.mesh = _new_face_mesh(MAX_FACES_NEAR if choose_near else 1)
+
+    def __call__(
+        self, small: np.ndarray, wh: np.ndarray, near: np.ndarray | None
+    ) -> np.ndarray | None:
+        faces = self.mesh.process(small).multi_face_landmarks
+        if not faces:
+            return None
+        cands = [np.array([(q.x, q.y) for q in f.landmark], np.float64) * wh for f in faces]
+        if near is None:
+            return cands[0]
+        n = self.scheme.n_face
+        return min(cands, key=lambda c: float(np.sum((c[:n].mean(axis=0) - near) ** 2)))
+
+    def close(self) -> None:
+        self.mesh.close()
 
 
-def _face_box(p: np.ndarray) -> tuple[tuple[float, float], float]:
+class _FanLandmarks:
+    """face-alignment's FAN (68 points), tracked from box to box; original-frame pixels."""
+
+    scheme = FAN68
+
+    def __init__(self, device: str | None = None) -> None:
+        from avatar.face.fan import FanLandmarks
+
+        self.fan = FanLandmarks.load(device)
+
+    def __call__(
+        self, small: np.ndarray, wh: np.ndarray, near: np.ndarray | None
+    ) -> np.ndarray | None:
+        import torch
+
+        to_small = small.shape[1] / wh[0]
+        with torch.inference_mode():
+            lm = self.fan(small, None if near is None else near * to_small)
+        return None if lm is None else lm / to_small
+
+    def close(self) -> None:
+        self.fan.reset()
+
+
+def _landmarker(tracker: str, choose_near: bool):
+    if tracker == "mediapipe":
+        return _MeshLandmarks(choose_near)
+    if tracker == "fan":
+        return _FanLandmarks()
+    raise EvalError(f"Unknown tracker '{tracker}'; use one of {', '.join(TRACKERS)}.")
+
+
+def _face_box(p: np.ndarray, n_face: int = 468) -> tuple[tuple[float, float], float]:
     """Centre and width of the landmark bounding box (the tracker's face size)."""
-    lo, hi = p[:468].min(axis=0), p[:468].max(axis=0)
+    lo, hi = p[:n_face].min(axis=0), p[:n_face].max(axis=0)
     return (float(lo[0] + hi[0]) / 2.0, float(lo[1] + hi[1]) / 2.0), float(hi[0] - lo[0])
 
 
+def _downscaled(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / float(max(w, h))) if max_side else 1.0
+    if scale >= 1.0:
+        return rgb
+    small = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, small, interpolation=cv2.INTER_AREA)
+
+
 def face_in_image(
-    rgb: np.ndarray, *, near: tuple[float, float] | None = None, max_side: int = 512
+    rgb: np.ndarray,
+    *,
+    near: tuple[float, float] | None = None,
+    max_side: int = 512,
+    tracker: str = "mediapipe",
 ) -> FrameFace | None:
     """The face a video frame showing ``rgb`` would be tracked as (centre and width as in
     :func:`track_video`), or None: so a photo can be measured the way frames are."""
     h, w = rgb.shape[:2]
-    scale = min(1.0, max_side / float(max(w, h))) if max_side else 1.0
-    small = (max(1, round(w * scale)), max(1, round(h * scale)))
     img = np.ascontiguousarray(rgb, dtype=np.uint8)
-    inp = img if scale >= 1.0 else cv2.resize(img, small, interpolation=cv2.INTER_AREA)
-    mesh = _new_face_mesh(1 if near is None else MAX_FACES_NEAR)
-    try:
-        faces = mesh.process(inp).multi_face_landmarks
-    finally:
-        mesh.close()
-    if not faces:
-        return None
+    source = _landmarker(tracker, near is not None)
     target = None if near is None else np.asarray(near, np.float64)
-    centre, width = _face_box(_chosen_face(faces, np.array([w, h], np.float64), target))
+    try:
+        p = source(_downscaled(img, max_side), np.array([w, h], np.float64), target)
+    finally:
+        source.close()
+    if p is None:
+        return None
+    centre, width = _face_box(p, source.scheme.n_face)
     return FrameFace(center=centre, face_width=width)
 
 
@@ -307,8 +423,14 @@ def track_video(
     max_frames: int | None = None,
     on_frame: Callable[[int, np.ndarray, FrameFace | None], None] | None = None,
     face_near: tuple[float, float] | None = None,
+    tracker: str = "mediapipe",
 ) -> FaceTrack:
     """Track the (single, largest) face through a video, streaming frames from ffmpeg.
+
+    ``tracker`` is ``"mediapipe"`` (FaceMesh, 478 points, the default) or ``"fan"``
+    (face-alignment's FAN, 68 points: the field's usual lip-sync landmarks; it needs
+    ``pip install -e ".[fan]"`` and downloads its weights on first use). Both give the
+    same measures, read off corresponding points.
 
     ``face_near`` (x, y in frame pixels) picks, in a video with several faces, the one
     nearest that point and then follows it (FaceMesh alone keeps whichever face it
@@ -326,21 +448,26 @@ def track_video(
     if width <= 0 or height <= 0:
         gen.close()
         raise EvalError(f"The file {path} has no video stream.")
-    scale = min(1.0, max_side / float(max(width, height))) if max_side else 1.0
-    small = (max(1, round(width * scale)), max(1, round(height * scale)))
     frame_bytes = width * height * 3
-    pose = _PoseFitter(width, height)
-    n_pose = len(_POSE_IDS)
+    try:
+        source = _landmarker(tracker, face_near is not None)
+    except BaseException:
+        gen.close()
+        raise
+    sc = source.scheme
+    pose = _PoseFitter(width, height, sc.pose_model)
+    pose_ids = np.array(sc.pose_ids, np.int64)
+    stable_pos = sc.stable_pos
+    n_pose = len(pose_ids)
 
     rows: dict[str, list] = {
         k: [] for k in ("found", "mouth", "jaw", "earl", "earr", "ypr", "center", "fw", "fh", "io")
     }
     stable: list[np.ndarray] = []
     stable_fit: list[np.ndarray] = []
-    nan2 = np.full((len(STABLE_IDS), 2), np.nan, np.float32)
+    nan2 = np.full((len(sc.stable_ids), 2), np.nan, np.float32)
     wh = np.array([width, height], np.float64)
 
-    mesh = _new_face_mesh(1 if face_near is None else MAX_FACES_NEAR)
     near = None if face_near is None else np.asarray(face_near, np.float64)
     t1 = time.perf_counter()  # reset after the first frame, which loads the models
     try:
@@ -352,10 +479,8 @@ def track_video(
             if index == 1:
                 t1 = time.perf_counter()
             frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
-            inp = frame if scale >= 1.0 else cv2.resize(frame, small, interpolation=cv2.INTER_AREA)
-            result = mesh.process(inp)
-            faces = result.multi_face_landmarks
-            if not faces:
+            p = source(_downscaled(frame, max_side), wh, near)
+            if p is None:
                 pose.reset()
                 rows["found"].append(False)
                 for k in ("mouth", "jaw", "earl", "earr", "fw", "fh", "io"):
@@ -367,35 +492,34 @@ def track_video(
                 if on_frame is not None:
                     on_frame(index, frame, None)
                 continue
-            p = _chosen_face(faces, wh, near)
             if near is not None:
-                near = p[:468].mean(axis=0)
-            io = _dist(p[_OUTER_EYE_CORNERS[0]], p[_OUTER_EYE_CORNERS[1]])
-            gap = np.mean([_dist(p[a], p[b]) for a, b in _LIP_PAIRS])
-            lo, hi = p[:468].min(axis=0), p[:468].max(axis=0)
-            center, fw = _face_box(p)
-            angles, proj = pose.fit(p[_POSE_IDS])
+                near = p[: sc.n_face].mean(axis=0)
+            io = _dist(p[sc.outer_eye_corners[0]], p[sc.outer_eye_corners[1]])
+            gap = np.mean([_dist(p[a], p[b]) for a, b in sc.lip_pairs])
+            lo, hi = p[: sc.n_face].min(axis=0), p[: sc.n_face].max(axis=0)
+            center, fw = _face_box(p, sc.n_face)
+            angles, proj = pose.fit(p[pose_ids])
             rows["found"].append(True)
             rows["mouth"].append(gap / io if io > 0 else np.nan)
-            rows["jaw"].append(_dist(p[_NOSE_TIP], p[_CHIN]) / io if io > 0 else np.nan)
-            rows["earl"].append(_ear(p, _EYE_LEFT))
-            rows["earr"].append(_ear(p, _EYE_RIGHT))
+            rows["jaw"].append(_dist(p[sc.nose_tip], p[sc.chin]) / io if io > 0 else np.nan)
+            rows["earl"].append(_ear(p, sc.eye_left))
+            rows["earr"].append(_ear(p, sc.eye_right))
             rows["ypr"].append(angles)
             rows["center"].append(center)
             rows["fw"].append(fw)
             rows["fh"].append(float(hi[1] - lo[1]))
             rows["io"].append(io)
-            stable.append(p[_POSE_IDS[_STABLE_POS]].astype(np.float32))
-            stable_fit.append(proj[_STABLE_POS].astype(np.float32) if len(proj) == n_pose else nan2)
+            stable.append(p[pose_ids[stable_pos]].astype(np.float32))
+            stable_fit.append(proj[stable_pos].astype(np.float32) if len(proj) == n_pose else nan2)
             if on_frame is not None:
                 on_frame(index, frame, FrameFace(center=center, face_width=fw))
     finally:
         gen.close()
-        mesh.close()
+        source.close()
     elapsed = time.perf_counter() - t1
     n = len(rows["found"])
     ypr = np.asarray(rows["ypr"], np.float64).reshape(n, 3)
-    k = len(STABLE_IDS)
+    k = len(sc.stable_ids)
     return FaceTrack(
         fps=fps,
         width=width,
@@ -415,6 +539,8 @@ def track_video(
         stable_fit=np.asarray(stable_fit, np.float32).reshape(n, k, 2),
         processing_fps=(n - 1) / elapsed if n > 1 and elapsed > 0 else float("nan"),
         face_height=np.asarray(rows["fh"], np.float64),
+        stable_ids=sc.stable_ids,
+        tracker=sc.name,
     )
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: ``--refine`` values and the registered weights each uses by default.
 REFINERS = {"wav2lip": "wav2lip", "wav2lip_gan": "wav2lip_gan"}
+#: ``--wav2lip-boxes`` values: our landmarks' boxes, or face-alignment's S3FD detections.
+FACE_BOXES = ("landmarks", "sfd")
 
 
 def require_torch() -> None:
@@ -79,13 +81,37 @@ def create_refiner(
     device: str | None = None,
     precision: str = "auto",
     batch_size: int = 16,
+    face_boxes: str = "landmarks",
 ) -> Wav2LipRefiner:
-    """A streaming refiner for one clip of 16 kHz ``samples`` at ``fps``."""
+    """A streaming refiner for one clip of 16 kHz ``samples`` at ``fps``.
+
+    ``face_boxes`` is where each frame's crop comes from: ``"landmarks"`` (our own,
+    no extra model) or ``"sfd"`` (face-alignment's S3FD detector, the boxes Wav2Lip
+    was trained on; ``pip install -e ".[fan]"``, weights downloaded on first use).
+    """
+    if face_boxes not in FACE_BOXES:
+        raise ModelError(
+            f"Unknown Wav2Lip face boxes '{face_boxes}'; use one of {', '.join(FACE_BOXES)}."
+        )
+    boxes = None
+    if face_boxes == "sfd":
+        from avatar.face.fan import SfdBoxes
+
+        boxes = SfdBoxes.load(device)
     engine = load_engine(kind, checkpoint, device=device, precision=precision)
     from avatar.refine.mel import MelChunks
     from avatar.refine.wav2lip import Wav2LipRefiner
 
-    return Wav2LipRefiner(engine, MelChunks.from_samples(samples, fps), batch_size=batch_size)
+    return Wav2LipRefiner(
+        engine, MelChunks.from_samples(samples, fps), batch_size=batch_size, boxes=boxes
+    )
 
 
-__all__ = ["REFINERS", "checkpoint_path", "create_refiner", "load_engine", "require_torch"]
+__all__ = [
+    "FACE_BOXES",
+    "REFINERS",
+    "checkpoint_path",
+    "create_refiner",
+    "load_engine",
+    "require_torch",
+]

@@ -12,7 +12,9 @@ Per frame:
   padded at the bottom as the reference does (its default 10 px, here a
   fraction of the box so it scales with resolution), and smoothed over ±2
   frames (centred, so it does not lag a moving head; a jump such as a scene
-  cut is not averaged across);
+  cut is not averaged across). With ``boxes=SfdBoxes`` (``--wav2lip-boxes
+  sfd``) the box is S3FD's own, found around our landmarks, padded and
+  smoothed the same way;
 * **model input** exactly as the reference prepares it: the crop resized to
   96×96 (bilinear), BGR, /255, the lower half zeroed in the first three
   channels, the unmasked crop as the reference in the last three; the mel
@@ -33,7 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -229,6 +231,7 @@ class Wav2LipRefiner:
         *,
         batch_size: int = 16,
         smooth: bool = True,
+        boxes: Callable[[np.ndarray, np.ndarray | None], np.ndarray | None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -236,6 +239,7 @@ class Wav2LipRefiner:
         self.mels = mels
         self.batch_size = batch_size
         self.radius = SMOOTH_RADIUS if smooth else 0
+        self.boxes = boxes  # (frame, landmarks) -> detector box; None: from the landmarks
         self._pending: deque[_Item] = deque()
         self._recent: deque[_Item] = deque(maxlen=SMOOTH_RADIUS)
         self._next = 0
@@ -248,7 +252,9 @@ class Wav2LipRefiner:
             self._t0 = time.perf_counter()
         frame = np.array(frame, dtype=np.uint8, copy=True)
         lm = None if landmarks is None else np.asarray(landmarks, dtype=np.float64)
-        box = face_box(lm, frame.shape) if lm is not None else None
+        box = None
+        if lm is not None:
+            box = face_box(lm, frame.shape) if self.boxes is None else self._detected(frame, lm)
         self._pending.append(_Item(self._next, frame, lm, box))
         self._next += 1
         if len(self._pending) >= self.batch_size + self.radius:
@@ -276,6 +282,15 @@ class Wav2LipRefiner:
         yield from self.flush()
 
     # -- internals ---------------------------------------------------------------------
+
+    def _detected(self, frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+        """The detector's box with the same bottom pad as landmark boxes (the reference's)."""
+        box = self.boxes(frame, landmarks)
+        if box is None or box[2] - box[0] < MIN_BOX or box[3] - box[1] < MIN_BOX:
+            return None
+        box = np.asarray(box[:4], np.float64).copy()
+        box[3] = min(float(frame.shape[0]), box[3] + BOTTOM_PAD * (box[3] - box[1]))
+        return box
 
     def _run(self, n: int) -> list[np.ndarray]:
         items = [self._pending.popleft() for _ in range(n)]

@@ -102,3 +102,16 @@ def test_real_speech_vad_pitch_and_closures():
     # closure detector: the b of "blue" (3.98-4.04 s) against the vowel of "cheese" (4.33-4.57 s)
     assert h.closure[398:405].max() > 0.6
     assert h.closure[435:455].max() < 0.2
+
+
+def test_mel_filters_are_librosas_htk_filters():
+    """The hand-written filterbank (kept to spare librosa's import) is librosa's, bit for bit."""
+    librosa = pytest.importorskip("librosa")
+    from avatar.audio.features import N_MELS, _mel_matrix
+
+    ours = _mel_matrix(16000, 512, N_MELS)
+    theirs = librosa.filters.mel(
+        sr=16000, n_fft=512, n_mels=N_MELS, fmin=100.0, fmax=7000.0, htk=True, norm=None
+    ).T
+    assert ours.shape == (257, N_MELS)
+    np.testing.assert_array_equal(ours, theirs)

@@ -48,17 +48,44 @@ def test_padding_modes_differ_only_at_the_edges():
     assert diff[3:-3].max() == 0.0
 
 
-def test_slaney_mel_scale_and_filters():
-    assert M.hz_to_mel(1000.0) == pytest.approx(15.0)
-    assert M.hz_to_mel(55.0) == pytest.approx(0.825)
-    hz = np.array([55.0, 440.0, 1000.0, 3000.0, 7600.0])
-    np.testing.assert_allclose(M.mel_to_hz(M.hz_to_mel(hz)), hz, rtol=1e-12)
+def test_mel_filters_are_the_references():
     fb = M.mel_filterbank()
-    assert fb.shape == (80, 401)
-    # librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)
+    assert fb.shape == (80, 401) and fb.dtype == np.float32
+    # the reference's numbers: librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)
     assert fb.sum() == pytest.approx(3.999498, abs=1e-5)
     assert fb.max() == pytest.approx(0.026878776, abs=1e-8)
     assert list(fb.argmax(1)[[0, 10, 40, 79]]) == [5, 23, 86, 366]
+
+
+@pytest.mark.parametrize("pad_mode", ["reflect", "constant"])
+def test_blocked_stft_is_librosas(pad_mode, monkeypatch):
+    """The hand-written STFT (kept to spare librosa.core.spectrum's import) is librosa.stft."""
+    librosa = pytest.importorskip("librosa")
+    from scipy.signal import lfilter
+
+    x = _wav("en_male_clean_voicebank_p287_003.wav").astype(np.float64)
+    y = lfilter([1.0, -M.PREEMPHASIS], [1.0], x)
+    spec = np.abs(librosa.stft(y, n_fft=M.N_FFT, hop_length=M.HOP, pad_mode=pad_mode))
+    mel = M.mel_filterbank().astype(np.float64) @ spec
+    db = 20.0 * np.log10(np.maximum(1e-5, mel)) - M.REF_LEVEL_DB
+    ref = np.clip(8.0 * (db + 100.0) / 100.0 - 4.0, -4.0, 4.0)
+    monkeypatch.setattr(M, "_BLOCK_FRAMES", 50)  # several blocks
+    np.testing.assert_allclose(M.melspectrogram(x, pad_mode=pad_mode), ref, atol=1e-5)
+
+
+def test_missing_librosa_is_one_sentence(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_librosa(name, *args, **kwargs):
+        if name.startswith("librosa"):
+            raise ImportError("No module named 'librosa'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_librosa)
+    with pytest.raises(M.ModelError, match=r"needs librosa.*pip install"):
+        M.mel_filterbank()
 
 
 def test_block_processing_is_seamless(monkeypatch):
