@@ -236,7 +236,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     from avatar.batch import run_batch
 
-    report = run_batch(args.jobs, args.out, quiet=args.quiet)
+    report = run_batch(args.jobs, args.out, quiet=args.quiet, workers=args.workers, ray=args.ray)
     print(report.table())
     return 0 if report.ok else 1
 
@@ -480,7 +480,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     ba = sub.add_parser("batch", help="one video per row of a CSV or YAML jobs file")
     ba.add_argument("jobs", help="jobs.csv or jobs.yaml: image, text or audio, voice, lang, output")
-    ba.add_argument("--out", required=True, help="folder for the videos (outputs stay inside)")
+    ba.add_argument(
+        "--out",
+        required=True,
+        help="folder or fsspec URL for the videos (s3://bucket/prefix, gs://...); outputs stay inside",
+    )
+    ba.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="ADDRESS",
+        help="render on Ray: 'auto' (RAY_ADDRESS, else a local Ray on 127.0.0.1) or a cluster address",
+    )
+    ba.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="rows rendered at once: local processes (default: one per core, as memory allows; "
+        "1 renders in this process), or Ray tasks (default: the cluster's CPUs / --cpus-per-row)",
+    )
+    ba.add_argument(
+        "--cpus-per-row",
+        type=float,
+        default=1.0,
+        help="CPUs each Ray task reserves (and threads it uses); default 1",
+    )
     ba.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     ba.set_defaults(func=cmd_batch)
 
