@@ -96,6 +96,8 @@ def test_local_pool_renders_in_two_processes_and_retries_a_killed_worker(tmp_pat
         info = probe_video(out / name)
         assert info.video_codec == "h264" and (info.width, info.height) == (128, 128)
     assert len({r.worker for r in report.rows if r.status == "done"}) >= 2
+    mode = (out / "v1.mp4").stat().st_mode & 0o777
+    assert mode & 0o044 == 0o044  # readable by others, as a file written normally
     assert sorted(p.name for p in out.iterdir()) == [
         ".v1.mp4.hash", ".v2.mp4.hash", ".v3.mp4.hash", "v1.mp4", "v2.mp4", "v3.mp4",
     ]  # fmt: skip

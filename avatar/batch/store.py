@@ -23,6 +23,15 @@ from pathlib import Path
 from avatar.errors import AvatarError, OutputError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _filesystem(url: str):
     """(fsspec filesystem, root path inside it) for a folder or URL."""
     import fsspec
@@ -116,6 +125,7 @@ class OutputStore:
                 os.close(fd)
                 try:
                     shutil.copyfile(local_file, tmp)
+                    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; publish as usual
                     os.replace(tmp, target)
                 finally:
                     Path(tmp).unlink(missing_ok=True)
