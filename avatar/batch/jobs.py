@@ -107,12 +107,17 @@ def _settings_for(row: dict[str, str], base: GenerationSettings) -> GenerationSe
     return base.updated(**changes)
 
 
+_SEEN_URLS: dict[str, bool] = {}
+
+
 def _input(value: str, base_dir: Path, what: str) -> str:
     """An existing local file (absolute) or a URL that exists, checked now."""
     if is_url(value):
         from avatar.batch.store import url_exists
 
-        if not url_exists(value):
+        if value not in _SEEN_URLS:  # one lookup per URL, however many rows name it
+            _SEEN_URLS[value] = url_exists(value)
+        if not _SEEN_URLS[value]:
             raise AvatarError(f"The {what} {value} does not exist.")
         return value
     if value.startswith("file://"):
@@ -147,6 +152,7 @@ def plan_jobs(
     jobs: list[Job] = []
     failed: list[RowResult] = []
     taken: dict[str, int] = {}
+    _SEEN_URLS.clear()
     for index, row in enumerate(rows, start=1):
         name = row.get("output") or f"video_{index:03d}.mp4"
         try:

@@ -37,7 +37,9 @@ def _filesystem(url: str):
     import fsspec
 
     try:
-        return fsspec.core.url_to_fs(url)
+        # A fresh instance without directory listings cached: several workers write to the
+        # same store, and credentials or endpoints may change between batches in a process.
+        return fsspec.core.url_to_fs(url, skip_instance_cache=True, use_listings_cache=False)
     except ImportError as exc:  # e.g. "Install s3fs to access S3"
         raise OutputError(f"Cannot use {url}: {exc}.") from exc
     except ValueError as exc:  # unknown protocol
