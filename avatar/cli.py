@@ -233,6 +233,43 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    from avatar import live_tools
+    from avatar.audio import load_audio
+    from avatar.errors import OutputError
+    from avatar.live import LiveAvatar
+
+    if args.output is None and args.serve is None:
+        raise AvatarError("Say where the live avatar goes: --output rec.mp4 or --serve PORT.")
+    if args.output is not None and not Path(args.output).resolve().parent.is_dir():
+        raise OutputError(f"The folder for {args.output} does not exist.")
+    speech = load_audio(args.audio) if args.audio else None
+    seconds = args.seconds if speech is None else speech.duration + 1.0
+    live = LiveAvatar(args.image, size=args.size, fps=args.fps, seed=args.seed)
+    try:
+        if speech is not None:
+            live_tools.feed_in_real_time(
+                live, speech.samples.astype("float32"), then_close_after=None
+            )
+        if args.serve is not None:
+            print(f"serving the live avatar at http://127.0.0.1:{args.serve}/", file=sys.stderr)
+            live_tools.serve(live, args.serve, seconds)
+        else:
+            path = live_tools.record(live, args.output, speech, seconds)
+            print(f"wrote {path}")
+    finally:
+        live.close()
+    s = live.stats
+    lat = sorted(s.latencies_s)
+    median = f"{1000 * lat[len(lat) // 2]:.0f} ms" if lat else "-"
+    print(
+        f"{s.frames} frames, {s.skipped} ticks skipped, longest gap "
+        f"{1000 * s.max_interval_s:.0f} ms, sound-to-mouth latency (median) {median}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     from avatar.batch import run_batch
 
@@ -511,6 +548,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     vo = sub.add_parser("voices", help="list the espeak-ng voices for --voice")
     vo.set_defaults(func=cmd_voices)
+
+    lv = sub.add_parser("live", help="a live avatar: a voice in real time, frames out")
+    lv.add_argument("--image", required=True)
+    lv.add_argument("--audio", default=None, help="a voice-over played in real time (else silence)")
+    lv.add_argument("--output", "-o", default=None, help="record the stream to this mp4")
+    lv.add_argument("--serve", type=int, default=None, metavar="PORT",
+                    help="show it in a browser: MJPEG on http://127.0.0.1:PORT/")  # fmt: skip
+    lv.add_argument("--seconds", type=float, default=10.0, help="how long without --audio")
+    lv.add_argument("--size", type=int, default=512)
+    lv.add_argument("--fps", type=float, default=25.0)
+    lv.add_argument("--seed", type=int, default=0)
+    lv.set_defaults(func=cmd_live)
 
     info = sub.add_parser(
         "info", help="what this install uses: PyTorch build, GPU, xformers, models"
