@@ -243,10 +243,15 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise AvatarError("Say where the live avatar goes: --output rec.mp4 or --serve PORT.")
     if args.output is not None and not Path(args.output).resolve().parent.is_dir():
         raise OutputError(f"The folder for {args.output} does not exist.")
+    if args.mic and args.audio:
+        raise AvatarError("Take the voice from --audio or from --mic, not both.")
     speech = load_audio(args.audio) if args.audio else None
     seconds = args.seconds if speech is None else speech.duration + 1.0
     live = LiveAvatar(args.image, size=args.size, fps=args.fps, seed=args.seed)
+    mic = None
     try:
+        if args.mic:
+            mic = live_tools.open_microphone(live)
         if speech is not None:
             live_tools.feed_in_real_time(
                 live, speech.samples.astype("float32"), then_close_after=None
@@ -258,6 +263,8 @@ def cmd_live(args: argparse.Namespace) -> int:
             path = live_tools.record(live, args.output, speech, seconds)
             print(f"wrote {path}")
     finally:
+        if mic is not None:
+            mic.close()
         live.close()
     s = live.stats
     lat = sorted(s.latencies_s)
@@ -552,10 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
     lv = sub.add_parser("live", help="a live avatar: a voice in real time, frames out")
     lv.add_argument("--image", required=True)
     lv.add_argument("--audio", default=None, help="a voice-over played in real time (else silence)")
+    lv.add_argument("--mic", action="store_true", help="the default microphone, live")
     lv.add_argument("--output", "-o", default=None, help="record the stream to this mp4")
     lv.add_argument("--serve", type=int, default=None, metavar="PORT",
                     help="show it in a browser: MJPEG on http://127.0.0.1:PORT/")  # fmt: skip
-    lv.add_argument("--seconds", type=float, default=10.0, help="how long without --audio")
+    lv.add_argument("--seconds", type=float, default=10.0, help="how long, unless --audio")
     lv.add_argument("--size", type=int, default=512)
     lv.add_argument("--fps", type=float, default=25.0)
     lv.add_argument("--seed", type=int, default=0)

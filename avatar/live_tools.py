@@ -40,6 +40,39 @@ def feed_in_real_time(live: LiveAvatar, samples: np.ndarray, *, then_close_after
     return thread
 
 
+def open_microphone(live: LiveAvatar):
+    """Push the default microphone into ``live`` (20 ms blocks); returns the open stream.
+
+    Uses sounddevice (installed with mediapipe), which needs the PortAudio library.
+    """
+    from avatar.live import LiveError
+
+    try:
+        import sounddevice
+    except (ImportError, OSError) as exc:  # OSError: the PortAudio library is missing
+        raise LiveError(
+            "--mic records through sounddevice, which needs the PortAudio library "
+            f"({exc}; apt-get install libportaudio2, or pip install sounddevice)."
+        ) from exc
+
+    def callback(indata, frames, when, status) -> None:
+        if not live.closed:
+            live.push_audio(np.ascontiguousarray(indata[:, 0], dtype=np.float32))
+
+    try:
+        stream = sounddevice.InputStream(
+            samplerate=SAMPLE_RATE,
+            channels=1,
+            dtype="float32",
+            blocksize=int(CHUNK_S * SAMPLE_RATE),
+            callback=callback,
+        )
+        stream.start()
+    except Exception as exc:  # noqa: BLE001 - sounddevice.PortAudioError and friends
+        raise LiveError(f"Cannot open the microphone: {exc}.") from exc
+    return stream
+
+
 def record(live: LiveAvatar, path: str | Path, speech: Speech | None, seconds: float) -> Path:
     """The stream as an mp4: every frame as shown (encoded as it comes, memory flat), and
     the voice delayed by the measured median sound-to-mouth latency, so the recording is

@@ -151,3 +151,21 @@ def test_serve_streams_jpeg_frames_on_localhost(monkeypatch):
     assert b"--frame" in head and b"\xff\xd8" in head  # a multipart JPEG stream
     server.join(timeout=10)
     assert not server.is_alive() and live.closed
+
+
+def test_mic_without_portaudio_is_one_sentence(tmp_path, capsys, monkeypatch):
+    from avatar.cli import main
+
+    try:
+        import sounddevice  # noqa: F401
+
+        pytest.skip("PortAudio is installed here: the microphone path would really open")
+    except (ImportError, OSError):
+        pass
+    monkeypatch.setattr(L.os, "cpu_count", lambda: 2)
+    argv = ["live", "--image", str(shared(PORTRAIT)), "--mic", "-o", str(tmp_path / "m.mp4"),
+            "--size", "128", "--seconds", "1"]  # fmt: skip
+    assert main(argv) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and "PortAudio" in err[0]
+    assert not (tmp_path / "m.mp4").exists()

@@ -249,9 +249,9 @@ def test_cancel_stops_a_render_half_way(browser, fresh_app):
     page.get_by_text("Voice-over: 13.9 s").wait_for(timeout=30_000)
     page.locator("#generate").click()
     page.get_by_text("Rendering").first.wait_for(timeout=60_000)
-    visit.shot("app_rendering")
     log_start = len(fresh_app.log())
-    page.locator("#cancel").click()
+    page.locator("#cancel").click()  # at once: on a loaded machine a screenshot first took
+    visit.shot("app_cancelling")  # long enough for the 13.9 s render to finish uncancelled
     deadline = time.time() + 30
     while "generation cancelled" not in fresh_app.log()[log_start:] and time.time() < deadline:
         time.sleep(0.2)  # the worker stops at its next progress report
