@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import os
 import tempfile
 import threading
@@ -164,11 +165,15 @@ class LiveAvatar:
         self._queue: collections.deque[_MouthFrame] = collections.deque()
         self._closed = False
         self._idle_blocks: dict[int, np.ndarray] = {}
+        self._preparing: threading.Thread | None = None
         self._mouth = np.zeros(len(MOUTH_CHANNELS), np.float32)
         self._speaking = 0.0
         self.last_sample_shown = 0  # audio samples the latest frame shows, up to here
         self._idle(0)  # the first block now, not at the first frame
         self.renderer.render(self._row(0))  # warm-up (caches, first-call costs)
+        # Everything allocated so far (models, the rig, imported modules) is moved out of the
+        # collector's reach: a full collection over it took ~0.1 s, long enough to skip ticks.
+        gc.freeze()
         self._thread = threading.Thread(target=self._analyse, name="live-mouth", daemon=True)
         self._thread.start()
 
@@ -269,10 +274,27 @@ class LiveAvatar:
 
     # -- motion and frames -------------------------------------------------------------
 
+    def _prepare(self, block: int) -> None:
+        """Make the next idle block on a side thread, well before the frames need it (made
+        on the frame thread it took long enough to skip ticks)."""
+        if block in self._idle_blocks or self._preparing is not None:
+            return
+        self._preparing = threading.Thread(
+            target=self._idle_ahead, args=(block,), name="live-idle", daemon=True
+        )
+        self._preparing.start()
+
+    def _idle_ahead(self, block: int) -> None:
+        try:
+            self._idle(block)
+        finally:
+            self._preparing = None
+
     def _idle(self, block: int) -> np.ndarray:
         """(frames, channels) idle motion of one block (made once, cross-faded with the last)."""
-        if block in self._idle_blocks:
-            return self._idle_blocks[block]
+        blocks = self._idle_blocks
+        if block in blocks:
+            return blocks[block]
         from avatar.audio.features import compute_features
         from avatar.audio.speech import Speech
         from avatar.motion.procedural import MotionControls, generate_motion
@@ -285,14 +307,16 @@ class LiveAvatar:
         )
         zeros = {c: np.zeros(n, np.float32) for c in MOUTH_CHANNELS}
         values = generate_motion(features, zeros, controls).values.astype(np.float32)
-        self._idle_blocks = {k: v for k, v in self._idle_blocks.items() if k >= block - 1}
-        self._idle_blocks[block] = values
+        kept = {k: v for k, v in self._idle_blocks.items() if k >= block - 2}
+        kept[block] = values
+        self._idle_blocks = kept  # one assignment: readers see the old or the new dict
         return values
 
     def _idle_row(self, k: int) -> np.ndarray:
         per_block = int(round(IDLE_BLOCK_S * self.fps))
         fade = int(round(CROSSFADE_S * self.fps))
         block, pos = divmod(k, per_block)
+        self._prepare(block + 1)
         row = self._idle(block)[pos].copy()
         if block > 0 and pos < fade:  # the previous block's tail fades out over this one
             w = (pos + 0.5) / fade
