@@ -55,6 +55,7 @@ CROSSFADE_S = 1.0
 HEAD_SPEECH_GAIN = 0.8  # head motion while speaking, over idle: 1 + gain
 SPEAKING_SMOOTH_S = 0.6
 MOUTH_RELEASE = 0.35  # per frame: how fast a mouth with no new audio returns to rest
+MAX_BACKLOG = CHUNK_FRAMES  # overdue mouth frames kept; older ones are dropped to catch up
 MAX_QUEUE_S = 30.0  # queued mouth frames at most (a burst beyond this is dropped, announced)
 HEAD_CHANNELS = ("yaw", "pitch", "roll", "tx", "ty", "scale")
 MOUTH_CHANNELS = ("jaw_open", "lip_spread", "upper_lip_raise", "lower_lip_depress")
@@ -81,6 +82,7 @@ class LiveStats:
     max_interval_s: float = 0.0  # longest wall-clock gap between two yielded frames
     latencies_s: list[float] = field(default_factory=list)  # push -> first frame showing it
     dropped_audio_s: float = 0.0
+    caught_up: int = 0  # overdue mouth frames dropped to bring the latency back down
     started: float = 0.0
 
     @property
@@ -95,6 +97,7 @@ class _MouthFrame:
     speaking: float
     sample_end: int  # audio samples up to here are shown by this frame
     pushed_at: float  # when the newest of those samples arrived
+    due: float  # when they play on the stream's audio clock (later than pushed for a burst)
 
 
 def _session_slot() -> contextlib.AbstractContextManager | None:
@@ -160,6 +163,7 @@ class LiveAvatar:
         self._audio = np.zeros(0, np.float32)  # the last CONTEXT_S (+ a chunk) of audio
         self._audio_start = 0  # sample index of self._audio[0]
         self._received = 0  # samples pushed so far
+        self._clock = -np.inf  # audio clock offset: sample s plays at _clock + s / rate
         self._arrivals: collections.deque[tuple[int, float]] = collections.deque()
         self._made = 0  # mouth frames made so far
         self._queue: collections.deque[_MouthFrame] = collections.deque()
@@ -206,6 +210,10 @@ class LiveAvatar:
         with self._lock:
             self._audio = np.concatenate([self._audio, samples])
             self._received += samples.size
+            # The audio clock: sample s plays at offset + s / rate. Real-time pushes keep it
+            # at their arrival; a burst (a file at once) is scheduled ahead at real-time pace;
+            # a push after a pause moves the clock on to the present.
+            self._clock = max(self._clock, now - self._received / SAMPLE_RATE)
             self._arrivals.append((self._received, now))
             self._lock.notify_all()
 
@@ -231,10 +239,9 @@ class LiveAvatar:
                 end = int(np.ceil((first + CHUNK_FRAMES) * spf))
                 lo = max(0, end - context)
                 window = self._audio[lo - self._audio_start : need - self._audio_start].copy()
-                pushed = [
-                    self._push_time(int(np.ceil((first + k + 1) * spf)))
-                    for k in range(CHUNK_FRAMES)
-                ]
+                ends = [int(np.ceil((first + k + 1) * spf)) for k in range(CHUNK_FRAMES)]
+                pushed = [self._push_time(e) for e in ends]
+                due = [self._clock + e / SAMPLE_RATE for e in ends]
             start_frame = lo / spf
             n = int(np.ceil(len(window) / spf))
             features = compute_features(Speech(window), self.fps, n)
@@ -246,8 +253,9 @@ class LiveAvatar:
                 _MouthFrame(
                     rows[min(offset + k, n - 1)],
                     float(speaking[min(offset + k, n - 1)]),
-                    int(np.ceil((first + k + 1) * spf)),
+                    ends[k],
                     pushed[k],
+                    due[k],
                 )
                 for k in range(CHUNK_FRAMES)
             ]
@@ -332,10 +340,23 @@ class LiveAvatar:
             row[self._index[name]] = self._mouth[i]
         return row
 
-    def _next_mouth(self) -> float | None:
-        """Take the next queued mouth (or relax towards rest); its samples' push time."""
+    def _next_mouth(self, now: float) -> float | None:
+        """Take the next mouth whose audio is due (or relax towards rest); its push time.
+
+        One per tick while on schedule; when more than ``MAX_BACKLOG`` are overdue (the
+        analysis was held up, then caught up) the oldest are dropped, so the latency does
+        not stay raised by a moment's delay.
+        """
         with self._lock:
-            item = self._queue.popleft() if self._queue else None
+            due = 0
+            for item in self._queue:
+                if item.due > now:
+                    break
+                due += 1
+            for _ in range(max(0, due - MAX_BACKLOG)):
+                self._queue.popleft()
+                self.stats.caught_up += 1
+            item = self._queue.popleft() if due else None
         if item is None:  # no new audio: back to rest, the voice fades out
             self._mouth *= 1.0 - MOUTH_RELEASE
             self._speaking *= 1.0 - 1.0 / (SPEAKING_SMOOTH_S * self.fps)
@@ -360,10 +381,10 @@ class LiveAvatar:
                 missed = int((now - tick) / period)
                 self.stats.skipped += missed
                 for _ in range(missed):
-                    self._next_mouth()
+                    self._next_mouth(now)
                 k += missed
                 tick = start + k * period
-            pushed_at = self._next_mouth()
+            pushed_at = self._next_mouth(max(now, tick))
             frame = self.renderer.render(self._row(k)).copy()
             wait = tick - time.perf_counter()
             if wait > 0:
@@ -396,6 +417,11 @@ class LiveAvatar:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def mouth_state(self) -> dict[str, float]:
+        """The mouth channels of the frame last taken from ``frames()`` (for meters, tests)."""
+        return {name: float(v) for name, v in zip(MOUTH_CHANNELS, self._mouth)}
 
     @property
     def closed(self) -> bool:

@@ -109,9 +109,8 @@ def main() -> None:
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
-    jaw_index = live._index["jaw_open"]
     for _frame in live.frames():
-        jaw_by_sample.append((live.last_sample_shown, float(live._row(0)[jaw_index])))
+        jaw_by_sample.append((live.last_sample_shown, live.mouth_state["jaw_open"]))
     feeder.join()
     s = live.stats
     elapsed = time.perf_counter() - s.started
@@ -133,6 +132,7 @@ def main() -> None:
     print(f"set-up (portrait analysis, warm-up)  {setup:.2f} s")
     print(f"frames per second, sustained         {s.frames / elapsed:.2f}")
     print(f"ticks skipped                        {s.skipped}")
+    print(f"late mouth frames dropped            {s.caught_up}")
     print(f"longest gap between frames           {1000 * s.max_interval_s:.0f} ms")
     print(
         f"sound-to-mouth latency median/p95/max {1000 * np.median(lat):.0f} / "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -19,3 +20,13 @@ class DyingWorker(RowWorker):
             marker.touch()
             os._exit(3)
         return super().__call__(job)
+
+
+def write_csv(path, rows):
+    """A jobs.csv with the union of the rows' columns."""
+    keys = sorted({k for r in rows for k in r})
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    return path

@@ -76,3 +76,17 @@ def face_alignment_hub(face_alignment_weights, monkeypatch):
     monkeypatch.setattr(torch.hub, "download_url_to_file", _no_download)
     monkeypatch.setattr(face_alignment.utils, "download_url_to_file", _no_download)
     return face_alignment_weights
+
+
+def hide_package(monkeypatch, package: str) -> None:
+    """Make ``import package`` (and its submodules) fail, as when it is not installed."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without(name, *args, **kwargs):
+        if name == package or name.startswith(package + "."):
+            raise ImportError(f"No module named '{package}'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without)

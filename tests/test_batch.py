@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 from scipy.io import wavfile
 
 from avatar.speech.espeak import espeak_available
+from tests.batch_support import write_csv
 from tests.conftest import shared
 
 pytestmark = pytest.mark.skipif(
     not espeak_available(), reason="libespeak-ng is not installed (apt-get install espeak-ng)"
 )
-
-
-def _write_csv(path, rows):
-    keys = sorted({k for r in rows for k in r})
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
 
 
 @pytest.fixture
@@ -50,7 +41,7 @@ def jobs(tmp_path):
         },
     ]
     path = tmp_path / "jobs.csv"
-    _write_csv(path, rows)
+    write_csv(path, rows)
     return path, rows
 
 
@@ -76,7 +67,7 @@ def test_batch_makes_good_rows_reports_bad_and_skips_on_rerun(tmp_path, jobs, ca
     assert (out / "one.mp4").stat().st_mtime_ns == mtime
 
     rows[2]["head-motion"] = "1.5"  # a changed setting re-renders only that row
-    _write_csv(path, rows)
+    write_csv(path, rows)
     third = run_batch(path, out, quiet=True)
     assert [r.status for r in third.rows] == ["skipped", "failed", "done"]
 
@@ -86,7 +77,7 @@ def test_outputs_stay_inside_the_folder(tmp_path):
 
     image = shared("portraits/cc0_codait_luciano.png")
     path = tmp_path / "jobs.csv"
-    _write_csv(
+    write_csv(
         path,
         [
             {"image": str(image), "text": "Hi.", "output": "../escape.mp4"},

@@ -3,7 +3,6 @@ server on 127.0.0.1), killed workers, and every up-front failure as one line per
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import socket
 
@@ -11,21 +10,13 @@ import pytest
 
 from avatar.speech.espeak import espeak_available
 from avatar.video import probe_video
+from tests.batch_support import write_csv
 from tests.conftest import shared
 
 pytestmark = pytest.mark.skipif(
     not espeak_available(), reason="libespeak-ng is not installed (apt-get install espeak-ng)"
 )
 FACTORY = "tests.batch_support:DyingWorker"
-
-
-def _write_csv(path, rows):
-    keys = sorted({k for r in rows for k in r})
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
-    return path
 
 
 def _rows(*texts, bad_image=False):
@@ -80,7 +71,7 @@ def s3(monkeypatch):
 def test_local_pool_renders_in_two_processes_and_retries_a_killed_worker(tmp_path, markers):
     from avatar.batch import run_batch
 
-    jobs = _write_csv(
+    jobs = write_csv(
         tmp_path / "jobs.csv",
         _rows("Bob bought a map.", "Please die once, then speak.", "A cab.", "We die always.",
               bad_image=True),
@@ -112,7 +103,7 @@ def test_ray_batch_to_s3_skips_on_rerun_and_survives_a_killed_worker(
     from avatar.batch import run_batch
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    jobs = _write_csv(
+    jobs = write_csv(
         tmp_path / "jobs.csv",
         _rows("Bob bought a map.", "Please die once, then speak.", "A cab.", bad_image=True),
     )
@@ -137,7 +128,7 @@ def test_ray_batch_to_s3_skips_on_rerun_and_survives_a_killed_worker(
 def test_unwritable_bucket_fails_every_row_before_rendering(tmp_path, s3):
     from avatar.batch import run_batch
 
-    jobs = _write_csv(tmp_path / "jobs.csv", _rows("Hello.", "Bye."))
+    jobs = write_csv(tmp_path / "jobs.csv", _rows("Hello.", "Bye."))
     report = run_batch(jobs, "s3://no-such-bucket/out", quiet=True)
     assert [r.status for r in report.rows] == ["failed", "failed"]
     for r in report.rows:
@@ -149,7 +140,7 @@ def test_repeated_output_names_and_bad_values_are_reported_up_front(tmp_path):
     from avatar.batch import run_batch
 
     image = str(shared("portraits/cc0_codait_luciano.png"))
-    jobs = _write_csv(
+    jobs = write_csv(
         tmp_path / "jobs.csv",
         [
             {"image": image, "text": "Hi.", "output": "same.mp4", "size": "bad"},
@@ -166,7 +157,7 @@ def test_repeated_output_names_and_bad_values_are_reported_up_front(tmp_path):
 def test_unreachable_ray_address_is_one_sentence(tmp_path, capsys, monkeypatch):
     from avatar.cli import main
 
-    jobs = _write_csv(tmp_path / "jobs.csv", _rows("Hello."))
+    jobs = write_csv(tmp_path / "jobs.csv", _rows("Hello."))
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_free_port()}")
     code = main(["batch", str(jobs), "--out", str(tmp_path / "out"), "--ray", "-q"])
     err = capsys.readouterr().err
@@ -188,7 +179,7 @@ def test_inputs_by_url_reach_the_worker(tmp_path, s3):
     wav = tmp_path / "voice.wav"
     wavfile.write(wav, 16000, synthesize("Maybe the baby wants milk.").speech.samples)
     s3.put_object(Bucket="videos", Key="in/voice.wav", Body=wav.read_bytes())
-    jobs = _write_csv(
+    jobs = write_csv(
         tmp_path / "jobs.csv",
         [
             {"image": "s3://videos/in/face.png", "audio": "s3://videos/in/voice.wav",

@@ -53,8 +53,7 @@ def test_mouth_follows_pushed_speech_and_rests_after(avatar):
 
     threading.Thread(target=feed, daemon=True).start()
     t0 = time.perf_counter()
-    index = avatar._index["jaw_open"]
-    frames = _collect(avatar, 3.2, lambda live: jaw.append(float(live._row(0)[index])))
+    frames = _collect(avatar, 3.2, lambda live: jaw.append(live.mouth_state["jaw_open"]))
     elapsed = time.perf_counter() - t0
     assert all(f.shape == (256, 256, 3) and f.dtype == np.uint8 for f in frames)
     assert len(frames) <= 25 * elapsed + 2  # never faster than the clock

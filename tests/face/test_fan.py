@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("face_alignment")
 
 from avatar.face import fan  # noqa: E402
-from tests.conftest import shared  # noqa: E402
+from tests.conftest import hide_package, shared  # noqa: E402
 
 
 @pytest.fixture
@@ -83,16 +83,7 @@ def test_missing_weights_offline_is_one_sentence(tmp_path, monkeypatch):
 
 
 def test_not_installed_is_one_sentence(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_face_alignment(name, *args, **kwargs):
-        if name.startswith("face_alignment"):
-            raise ImportError("No module named 'face_alignment'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_face_alignment)
+    hide_package(monkeypatch, "face_alignment")
     with pytest.raises(fan.FaceAlignmentError, match=r"not installed.*\.\[fan\]"):
         fan.load_detector("cpu")
 

@@ -10,7 +10,7 @@ import pytest
 from scipy.io import wavfile
 
 from avatar.refine import mel as M
-from tests.conftest import shared
+from tests.conftest import hide_package, shared
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "wav2lip_mel_reference.json").read_text())
@@ -74,16 +74,7 @@ def test_blocked_stft_is_librosas(pad_mode, monkeypatch):
 
 
 def test_missing_librosa_is_one_sentence(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_librosa(name, *args, **kwargs):
-        if name.startswith("librosa"):
-            raise ImportError("No module named 'librosa'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_librosa)
+    hide_package(monkeypatch, "librosa")
     with pytest.raises(M.ModelError, match=r"needs librosa.*pip install"):
         M.mel_filterbank()
 
