@@ -90,3 +90,22 @@ def hide_package(monkeypatch, package: str) -> None:
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", without)
+
+
+@pytest.fixture
+def face_alignment_offline(tmp_path, monkeypatch):
+    """face-alignment with nothing downloaded and no network: a first use must fail."""
+    pytest.importorskip("face_alignment")
+    import urllib.error
+
+    import face_alignment.utils
+    import torch.hub
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    home = tmp_path / "torch_home_offline"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setattr(face_alignment.utils, "download_url_to_file", offline)
+    return home

@@ -7,8 +7,6 @@ folder of the test's; any attempt to download fails the test.
 
 from __future__ import annotations
 
-import urllib.error
-
 import numpy as np
 import pytest
 
@@ -65,21 +63,12 @@ def test_track_video_with_fan_gives_the_same_record(hub):
     assert track.stable.shape == (3, len(FAN68.stable_ids), 2)
 
 
-def test_missing_weights_offline_is_one_sentence(tmp_path, monkeypatch):
-    import face_alignment.utils
-    import torch.hub
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    monkeypatch.setattr(face_alignment.utils, "download_url_to_file", offline)
+def test_missing_weights_offline_is_one_sentence(face_alignment_offline):
     with pytest.raises(fan.FaceAlignmentError) as err:
         fan.load_landmarker("cpu")
     message = str(err.value)
     assert "could not download" in message and fan.DOWNLOAD_COMMAND in message
-    assert str(tmp_path) in message and "\n" not in message
+    assert str(face_alignment_offline) in message and "\n" not in message
 
 
 def test_not_installed_is_one_sentence(monkeypatch):

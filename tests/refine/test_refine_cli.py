@@ -66,55 +66,37 @@ def test_generate_with_refinement_writes_a_valid_video(
     assert abs(info.video_duration - info.audio_duration) <= 1 / 25 + 1e-3
 
 
+def _generate_with_sfd_boxes(capsys, out, portrait, voice, checkpoint):
+    return run(
+        capsys,
+        "generate",
+        "--image", portrait,
+        "--audio", voice,
+        "-o", str(out),
+        "--size", "128",
+        "--wav2lip-checkpoint", str(checkpoint),
+        "--wav2lip-boxes", "sfd",
+        "-q",
+    )  # fmt: skip
+
+
 def test_refinement_with_sfd_boxes(
     capsys, tmp_path, portrait, voice, tiny_checkpoint, offline_cache, face_alignment_hub
 ):
     """face-alignment's real S3FD (random weights: its boxes rarely fit the face, so most
     frames pass through) in the refinement pass, end to end, nothing downloaded."""
     out = tmp_path / "sfd.mp4"
-    code, stdout, err = run(
-        capsys,
-        "generate",
-        "--image", portrait,
-        "--audio", voice,
-        "-o", str(out),
-        "--size", "128",
-        "--wav2lip-checkpoint", str(tiny_checkpoint),
-        "--wav2lip-boxes", "sfd",
-        "-q",
-    )  # fmt: skip
+    code, _, err = _generate_with_sfd_boxes(capsys, out, portrait, voice, tiny_checkpoint)
     assert code == 0, err
     info = probe_video(out)
     assert info.video_codec == "h264" and (info.width, info.height) == (128, 128)
 
 
 def test_sfd_boxes_without_their_weights_offline(
-    capsys, tmp_path, portrait, voice, tiny_checkpoint, monkeypatch
+    capsys, tmp_path, portrait, voice, tiny_checkpoint, face_alignment_offline
 ):
-    pytest.importorskip("face_alignment")
-    import urllib.error
-
-    import face_alignment.utils
-    import torch.hub
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    monkeypatch.setattr(face_alignment.utils, "download_url_to_file", offline)
     out = tmp_path / "never.mp4"
-    code, _, err = run(
-        capsys,
-        "generate",
-        "--image", portrait,
-        "--audio", voice,
-        "-o", str(out),
-        "--size", "128",
-        "--wav2lip-checkpoint", str(tiny_checkpoint),
-        "--wav2lip-boxes", "sfd",
-        "-q",
-    )  # fmt: skip
+    code, _, err = _generate_with_sfd_boxes(capsys, out, portrait, voice, tiny_checkpoint)
     assert code == 2 and not out.exists()
     line = _one_error_line(err)
     assert "could not download" in line and "avatar weights download face-alignment" in line
