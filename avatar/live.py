@@ -132,6 +132,8 @@ class LiveAvatar:
     ) -> None:
         if not 10 <= fps <= 60:
             raise LiveError(f"The live frame rate must be between 10 and 60 fps, not {fps}.")
+        if not (64 <= size <= 2048 and size % 2 == 0):
+            raise LiveError("The live size must be an even number of pixels from 64 to 2048.")
         self._slot = _session_slot()
         if self._slot is None:
             raise LiveBusyError(

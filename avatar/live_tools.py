@@ -168,7 +168,12 @@ def serve(live: LiveAvatar, port: int, seconds: float | None = None) -> None:
             except (BrokenPipeError, ConnectionResetError):
                 return
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    except OSError as exc:  # the port is taken, or below 1024 without the right
+        from avatar.live import LiveError
+
+        raise LiveError(f"Cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}.") from exc
     producer = threading.Thread(target=produce, name="live-frames", daemon=True)
     producer.start()
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -14,7 +14,6 @@ its row and the rest go on; a path the device cannot run says why.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -256,13 +255,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"device: CPU ({torch.get_num_threads()} threads); torch {torch.__version__}")
     check = Check(device, a.repeats, a.budget)
     t0 = time.perf_counter()
-    for section in (
-        lambda: check_attention(check, a.tiny),
-        lambda: check_wav2lip(check, a.tiny),
-        lambda: check_neural_renderer(check, a.tiny, a.frames),
+    for name, section in (
+        ("attention", lambda: check_attention(check, a.tiny)),
+        ("Wav2Lip", lambda: check_wav2lip(check, a.tiny)),
+        ("neural renderer", lambda: check_neural_renderer(check, a.tiny, a.frames)),
     ):
-        with contextlib.suppress(KeyboardInterrupt):
+        try:
             section()
+        except Exception as exc:  # noqa: BLE001 - a section that cannot even be set up
+            check.rows.append(Row(f"{name} (set-up)", note=f"FAILED: {type(exc).__name__}: {exc}"))
     print(check.table())
     print(f"total {time.perf_counter() - t0:.0f} s")
     return 1 if any(r.note.startswith("FAILED") for r in check.rows) else 0

@@ -103,9 +103,23 @@ def test_a_second_session_on_a_busy_machine_is_refused(avatar):
     again.close()
 
 
-def test_bad_frame_rate():
+def test_bad_frame_rate_and_size():
     with pytest.raises(L.LiveError, match="between 10 and 60"):
         L.LiveAvatar(shared(PORTRAIT), fps=5)
+    with pytest.raises(L.LiveError, match="even number of pixels"):
+        L.LiveAvatar(shared(PORTRAIT), size=513)
+
+
+def test_serving_on_a_taken_port_is_one_sentence(avatar):
+    import socket
+
+    from avatar import live_tools
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        with pytest.raises(L.LiveError, match=r"Cannot serve on 127\.0\.0\.1:\d+"):
+            live_tools.serve(avatar, s.getsockname()[1], 1.0)
 
 
 def test_avatar_live_records_the_stream_with_the_voice_in_sync(tmp_path, capsys, monkeypatch):

@@ -50,6 +50,7 @@ def test_fan_landmarks_from_the_real_network(hub, portrait):
 def test_sfd_detector_runs_on_a_real_frame(hub, portrait):
     detector = fan.load_detector("cpu")
     boxes = detector.detect_from_image(np.ascontiguousarray(portrait[:256, :256]))
+    assert len(boxes) > 0  # random weights (seed 0) score many anchors over the threshold
     for box in boxes:
         assert len(box) == 5 and box[4] >= fan.SFD_THRESHOLD
 
